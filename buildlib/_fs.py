@@ -1,0 +1,63 @@
+"""Atomic file updates: a reader sees the old file or the new one, never half of either."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def _temp_beside(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _commit(temp: Path, path: Path) -> None:
+    try:
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` through a synced temporary file and a rename."""
+    temp = _temp_beside(path)
+    try:
+        temp.write_bytes(data)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _commit(temp, path)
+
+
+def copy_atomic(source: Path, path: Path) -> None:
+    """Replace ``path`` with a copy of ``source`` (a new inode, so hard links to the old stay intact)."""
+    temp = _temp_beside(path)
+    try:
+        shutil.copyfile(source, temp)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _commit(temp, path)
+
+
+def link_atomic(source: Path, path: Path) -> None:
+    """Replace ``path`` with a hard link to ``source``, or a copy where linking is impossible.
+
+    ``source`` must never be rewritten in place afterwards (ours are only ever
+    replaced by rename), or the link would change with it.
+    """
+    temp = _temp_beside(path)
+    temp.unlink()
+    try:
+        os.link(source, temp)
+    except OSError:
+        copy_atomic(source, path)
+        return
+    _commit(temp, path)

@@ -1,0 +1,40 @@
+"""The library's exceptions: one root, subclasses that carry where and how to fix."""
+
+from __future__ import annotations
+
+
+class BuildlibError(Exception):
+    """Root of every error buildlib raises on purpose.
+
+    ``str(error)`` is one line naming the file, key or symbol; ``hint`` says
+    what to do about it.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class ConfigError(BuildlibError):
+    """The ``[tool.buildlib]`` table (or a file it names) is wrong."""
+
+    def __init__(self, file: str, key: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{file}: {key}: {message}", hint=hint)
+        self.file = file
+        self.key = key
+
+
+class WorkspaceError(BuildlibError):
+    """cargo could not describe the workspace."""
+
+
+class BuildError(BuildlibError):
+    """A cargo build failed or did not produce what the plan expects."""
+
+
+class ArchiveError(BuildlibError):
+    """An archive or object file could not be read (missing, not one, corrupt)."""
+
+
+class LinkError(BuildlibError):
+    """The final link could not be set up or failed."""

@@ -1,0 +1,185 @@
+"""The expected C surface of a crate: the ``#[no_mangle]`` and ``export_name`` items in its sources.
+
+The scanner blanks comments and string literals first (keeping line numbers),
+so commented-out exports and attribute-like text in strings never count. What
+it cannot decide statically (``cfg_attr``, exports made inside macros) is
+returned separately so the user can list those names in an exports file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildlibError
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Export:
+    name: str
+    file: Path
+    line: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Undecided:
+    file: Path
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportScan:
+    exports: tuple[Export, ...]
+    undecided: tuple[Undecided, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({export.name for export in self.exports})
+
+
+_RAW_STRING = re.compile(r'(?:b|c)?r(#*)"')
+_STRING_PREFIX = re.compile(r'(?:b|c)?"')
+_CHAR = re.compile(r"'(?:\\(?:u\{[0-9a-fA-F_]*\}|x[0-9a-fA-F]{2}|.)|[^\\'\n])'")
+
+# Outer attributes (one level of nested brackets), then qualifiers, then the item.
+_ITEM = re.compile(
+    r"""
+    (?P<attrs>(?:\#\s*\[(?:[^\[\]]|\[[^\[\]]*\])*\]\s*)+)
+    (?:pub\s*(?:\([^)]*\)\s*)?)?
+    (?:(?:const|async|unsafe|safe|extern\s*(?:"\d+"\s*)?)\s*)*
+    (?P<kind>fn|static)\s+(?:mut\s+)?(?:r\#)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    """,
+    re.VERBOSE,
+)
+_NO_MANGLE = re.compile(r"#\s*\[\s*(?:unsafe\s*\(\s*)?no_mangle\s*\)?\s*\]")
+_EXPORT_NAME = re.compile(r'#\s*\[\s*(?:unsafe\s*\(\s*)?export_name\s*=\s*"(\d+)"')
+_CFG_ATTR = re.compile(r"#\s*\[\s*cfg_attr\s*\((?:[^\[\]]|\[[^\[\]]*\])*\b(?:no_mangle|export_name)\b")
+_MACRO_RULES = re.compile(r"\bmacro_rules!\s*[A-Za-z_][A-Za-z0-9_]*\s*[\{\(\[]")
+
+
+def blank_comments_and_strings(source: str) -> tuple[str, list[str]]:
+    """Return ``source`` with comments blanked and each string literal replaced by ``"N"``.
+
+    ``N`` indexes the returned list of string contents (escapes left as written).
+    Newlines are kept so offsets map to the same line numbers.
+    """
+    out: list[str] = []
+    strings: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if source.startswith("//", i):
+            stop = source.find("\n", i)
+            stop = n if stop == -1 else stop
+            out.append(" " * (stop - i))
+            i = stop
+        elif source.startswith("/*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if source.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif source.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            out.append(re.sub(r"[^\n]", " ", source[i:j]))
+            i = j
+        elif (raw := _RAW_STRING.match(source, i)) and not _ident_before(source, i):
+            closing = '"' + raw.group(1)
+            stop = source.find(closing, raw.end())
+            stop = n if stop == -1 else stop
+            i = _emit_string(out, strings, source[raw.end() : stop], stop + len(closing), source, i)
+        elif (plain := _STRING_PREFIX.match(source, i)) and not (ch != '"' and _ident_before(source, i)):
+            j = plain.end()
+            while j < n and source[j] != '"':
+                j += 2 if source[j] == "\\" else 1
+            i = _emit_string(out, strings, source[plain.end() : j], j + 1, source, i)
+        elif ch == "'" and (char := _CHAR.match(source, i)):
+            out.append(" " * (char.end() - i))
+            i = char.end()
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out), strings
+
+
+def _ident_before(source: str, i: int) -> bool:
+    return i > 0 and (source[i - 1].isalnum() or source[i - 1] == "_")
+
+
+def _emit_string(out: list[str], strings: list[str], content: str, end: int, source: str, start: int) -> int:
+    # Keep the line count: pad the placeholder with the newlines the literal spanned.
+    out.append(f'"{len(strings)}"' + "\n" * source.count("\n", start, end))
+    strings.append(content)
+    return end
+
+
+def scan_source(source: str, file: Path) -> ExportScan:
+    """The exports declared in one Rust source text."""
+    text, strings = blank_comments_and_strings(source)
+    exports: list[Export] = []
+    undecided: list[Undecided] = []
+    for match in _ITEM.finditer(text):
+        attrs = match.group("attrs")
+        line = text.count("\n", 0, match.start("kind")) + 1
+        named = _EXPORT_NAME.search(attrs)
+        if named:
+            exports.append(Export(name=strings[int(named.group(1))], file=file, line=line))
+        elif _NO_MANGLE.search(attrs):
+            exports.append(Export(name=match.group("name"), file=file, line=line))
+        elif _CFG_ATTR.search(attrs):
+            undecided.append(Undecided(file=file, line=line, reason=f"cfg_attr decides whether {match.group('name')!r} is exported"))
+    for match in _MACRO_RULES.finditer(text):
+        body_end = _matching_close(text, match.end() - 1)
+        body = text[match.end() : body_end]
+        if "no_mangle" in body or "export_name" in body:
+            line = text.count("\n", 0, match.start()) + 1
+            undecided.append(Undecided(file=file, line=line, reason="a macro defines exports; list their names in an exports file"))
+    return ExportScan(exports=tuple(exports), undecided=tuple(undecided))
+
+
+def _matching_close(text: str, open_at: int) -> int:
+    pairs = {"{": "}", "(": ")", "[": "]"}
+    opener = text[open_at]
+    closer, depth = pairs[opener], 0
+    for j in range(open_at, len(text)):
+        if text[j] == opener:
+            depth += 1
+        elif text[j] == closer:
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(text)
+
+
+def scan_crate(src_path: Path) -> ExportScan:
+    """Scan every ``.rs`` file under the directory of the crate root ``src_path``.
+
+    Raises BuildlibError when a source file cannot be read.
+    """
+    exports: list[Export] = []
+    undecided: list[Undecided] = []
+    for file in sorted(src_path.parent.rglob("*.rs")):
+        try:
+            source = file.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise BuildlibError(f"{file}: cannot read: {e.strerror}") from e
+        scan = scan_source(source, file)
+        exports.extend(scan.exports)
+        undecided.extend(scan.undecided)
+    return ExportScan(exports=tuple(exports), undecided=tuple(undecided))
+
+
+def read_exports_file(path: Path) -> list[str]:
+    """Names from an exports file: one a line, ``#`` starts a comment.
+
+    Raises BuildlibError when the file cannot be read.
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise BuildlibError(f"{path}: cannot read exports file: {e.strerror}") from e
+    names = (line.split("#", 1)[0].strip() for line in lines)
+    return [name for name in names if name]

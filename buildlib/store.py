@@ -1,0 +1,97 @@
+"""The verified store: archives that passed verification, each with its report.
+
+An archive enters the store only through ``promote``: a hard link (or copy) to
+a temporary name, fsync, rename; then the report, written the same way, which
+names the archive's size and SHA-256. The link reads only store entries, and
+``load_entry`` refuses an entry whose archive does not match its report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import _fs
+from .build import BuildRecord
+from .errors import BuildlibError
+from .exports import ExportScan
+from .plan import Route
+from .verify import VerifyResult
+
+
+class StoreError(BuildlibError):
+    """A verified-store entry is missing or does not match its report."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoreEntry:
+    crate: str
+    archive: Path
+    report: Path
+    native_static_libs: tuple[str, ...]
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: ExportScan) -> StoreEntry:
+    """Put a verified archive and its report into the store, atomically, archive first."""
+    _fs.link_atomic(route.archive, route.verified_archive)
+    sha256 = file_sha256(route.verified_archive)
+    report = {
+        "crate": route.crate.name,
+        "class": route.routing_class.name,
+        "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "archive_sha256": sha256,
+        "archive_size": route.verified_archive.stat().st_size,
+        "native_static_libs": list(record.native_static_libs),
+        "build": json.loads(record.to_json()),
+        "undecided": [{"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided],
+        "verify": result.to_dict(),
+    }
+    _fs.write_atomic(route.report, json.dumps(report, indent=2).encode() + b"\n")
+    return StoreEntry(
+        crate=route.crate.name,
+        archive=route.verified_archive,
+        report=route.report,
+        native_static_libs=record.native_static_libs,
+        sha256=sha256,
+    )
+
+
+def load_entry(route: Route) -> StoreEntry:
+    """The store entry of ``route``, checked against its report.
+
+    Raises StoreError when the entry is missing, unreadable, or its archive is
+    not the one that was verified.
+    """
+    hint = f"run: doit verify:{route.crate.name}"
+    try:
+        report = json.loads(route.report.read_text())
+        entry = StoreEntry(
+            crate=route.crate.name,
+            archive=route.verified_archive,
+            report=route.report,
+            native_static_libs=tuple(report["native_static_libs"]),
+            sha256=str(report["archive_sha256"]),
+        )
+    except FileNotFoundError as e:
+        raise StoreError(f"{route.crate.name}: no verified archive yet ({route.report} is missing)", hint=hint) from e
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise StoreError(f"{route.report}: unreadable verify report ({e})", hint=hint) from e
+    try:
+        actual = file_sha256(route.verified_archive)
+    except OSError as e:
+        raise StoreError(f"{route.crate.name}: verified archive {route.verified_archive} is unreadable: {e.strerror}", hint=hint) from e
+    if actual != entry.sha256:
+        raise StoreError(f"{route.crate.name}: {route.verified_archive} is not the archive that was verified (sha256 differs)", hint=hint)
+    return entry

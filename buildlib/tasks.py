@@ -1,0 +1,118 @@
+"""doit task dicts assembled from a plan: the only module that knows doit.
+
+Graph: ``build:<unit>`` (one cargo call) -> ``verify:<crate>`` (reads the
+archive, promotes it into the verified store) -> ``link`` (file_dep is exactly
+the store entries plus the host sources) -> ``run``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+from doit.tools import config_changed
+
+from .errors import BuildlibError
+from .plan import Plan, source_files
+from .project import load_project
+from .steps import build_step, link_step, verify_step
+
+TaskDict = dict[str, Any]
+
+
+def _as_action(step: Callable[..., object], *args: object) -> Callable[[], bool | TaskFailed]:
+    """Wrap a step so an expected failure ends the task with its message, not a traceback."""
+
+    def action() -> bool | TaskFailed:
+        try:
+            step(*args)
+        except BuildlibError as e:
+            hint = f"\nhint: {e.hint}" if e.hint else ""
+            return TaskFailed(f"{e}{hint}")
+        return True
+
+    action.__name__ = step.__name__
+    return action
+
+
+def doit_config(plan: Plan) -> dict[str, object]:
+    """DOIT_CONFIG for a dodo file: ``link`` by default, the state database under the output dir.
+
+    The sqlite3 backend is chosen because doit's default dbm backend is not safe
+    when two runs touch it at once.
+    """
+    plan.config.out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "default_tasks": ["link"],
+        "dep_file": str(plan.config.out_dir / ".doit.db"),
+        "backend": "sqlite3",
+    }
+
+
+def build_tasks(plan: Plan) -> Iterator[TaskDict]:
+    yield {"name": None, "doc": "build every ext crate's staticlib with its class's cargo profile"}
+    for unit in plan.units:
+        crates = ", ".join(route.crate.name for route in unit.routes)
+        yield {
+            "name": unit.name,
+            "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
+            "actions": [_as_action(build_step, unit)],
+            "file_dep": [str(path) for path in source_files(plan, unit)],
+            "targets": [str(path) for route in unit.routes for path in (route.archive, route.record)],
+            "uptodate": [config_changed(" ".join(unit.command))],
+            "clean": True,
+        }
+
+
+def verify_tasks(plan: Plan) -> Iterator[TaskDict]:
+    yield {"name": None, "doc": "prove each archive exports its crate's #[no_mangle] symbols, then promote it to the verified store"}
+    for route in plan.routes:
+        yield {
+            "name": route.crate.name,
+            "doc": f"verify {route.crate.archive_name} from its bytes and promote it to {route.verified_archive.parent}",
+            "actions": [_as_action(verify_step, route)],
+            "file_dep": [str(route.archive), str(route.record), *(str(p) for p in sorted(route.crate.src_path.parent.rglob("*.rs")))],
+            "targets": [str(route.verified_archive), str(route.report)],
+            "clean": True,
+        }
+
+
+def link_task(plan: Plan) -> TaskDict:
+    host = plan.config.host
+    return {
+        "basename": "link",
+        "doc": f"link {plan.program} from the verified archives only",
+        "actions": [_as_action(link_step, plan)],
+        "file_dep": [
+            *(str(source) for source in host.sources),
+            *(str(path) for route in plan.routes for path in (route.verified_archive, route.report)),
+        ],
+        "targets": [str(plan.program)],
+        "uptodate": [config_changed(repr((host.cc, host.cflags, host.ldflags, [r.crate.name for r in plan.routes])))],
+        "clean": True,
+    }
+
+
+def run_task(plan: Plan) -> TaskDict:
+    return {
+        "basename": "exec",
+        "doc": f"run the linked program {plan.program}",
+        "actions": [[str(plan.program)]],
+        "task_dep": ["link"],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
+def load_plan_or_exit(pyproject: Path | str) -> Plan:
+    """``load_project`` for a dodo file: a configuration mistake prints one line and exits 2."""
+    try:
+        return load_project(pyproject)
+    except BuildlibError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        raise SystemExit(2) from None

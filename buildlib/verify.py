@@ -1,0 +1,133 @@
+"""Proving from an archive's bytes that each expected export can satisfy a link.
+
+For each expected name the verifier finds the members that can define it
+(those the index names, and any whose bytes contain the name), reads their
+symbol tables, and makes one decision over all of them. It never runs ``nm``:
+GNU nm and llvm-nm 14 print nothing for objects that carry LLVM 22 bitcode
+beside their machine code, although those link fine (F1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from .archive import Archive, Member
+from .objfile import ObjectSymbols, read_symbols
+
+Status = Literal["ok", "missing", "local", "hidden", "undefined", "bitcode-only", "not-indexed"]
+
+REASONS: dict[str, str] = {
+    "ok": "defined, global and indexed",
+    "missing": "no member defines or mentions it",
+    "local": "defined only as a local symbol (internalized, e.g. by LTO); a link cannot use it",
+    "hidden": "defined with hidden visibility: fine in an executable, not exported from a shared library",
+    "undefined": "only referenced, never defined",
+    "bitcode-only": "defined only in LLVM bitcode; a native linker cannot use it (built with -Clinker-plugin-lto?)",
+    "not-indexed": "defined, but the archive index has no entry for it (run ranlib / llvm-ar s)",
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SymbolResult:
+    name: str
+    status: Status
+    member: str | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyResult:
+    archive: str
+    format: str
+    shared: bool
+    symbols: tuple[SymbolResult, ...]
+    embedded_bitcode: bool
+
+    @property
+    def failures(self) -> list[SymbolResult]:
+        return [s for s in self.symbols if not is_linkable(s.status, shared=self.shared)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "archive": self.archive,
+            "format": self.format,
+            "ok": self.ok,
+            "shared": self.shared,
+            "embedded_bitcode": self.embedded_bitcode,
+            "symbols": [asdict(s) for s in self.symbols],
+        }
+
+
+def is_linkable(status: Status, *, shared: bool) -> bool:
+    return status == "ok" or (status == "hidden" and not shared)
+
+
+def verify_archive(archive: Archive, expected: Iterable[str], *, shared: bool = False) -> VerifyResult:
+    """Decide, for every expected export, whether ``archive`` can satisfy a link against it.
+
+    Every name is decided before anything is reported. Raises ArchiveError when
+    a member that must be read is corrupt.
+    """
+    cache: dict[int, ObjectSymbols] = {}
+
+    def symbols_of(member: Member) -> ObjectSymbols:
+        if member.index not in cache:
+            cache[member.index] = read_symbols(archive.member_data(member), f"{archive.path}({member.name})")
+        return cache[member.index]
+
+    results = []
+    for name in sorted(set(expected)):
+        indexed = {archive.members[i].index for i in archive.index.get(name, ())}
+        candidates = {m.index: m for m in archive.find_bytes(name.encode())}
+        candidates.update({i: archive.members[i] for i in indexed})
+        results.append(_decide(name, [(m, symbols_of(m)) for m in candidates.values()], indexed, archive))
+
+    formats = {objects.format for objects in cache.values() if objects.format != "unknown"}
+    fmt = "elf" if "elf" in formats or not formats else sorted(formats)[0]
+    return VerifyResult(
+        archive=archive.path,
+        format=fmt,
+        shared=shared,
+        symbols=tuple(results),
+        embedded_bitcode=any(objects.embedded_bitcode for objects in cache.values()),
+    )
+
+
+def _decide(name: str, candidates: list[tuple[Member, ObjectSymbols]], indexed: set[int], archive: Archive) -> SymbolResult:
+    # Best evidence first: one member that can satisfy the link decides.
+    found: dict[Status, str] = {}
+    for member, objects in candidates:
+        if objects.format == "bitcode":
+            # Every candidate is indexed for the name or contains it: a bitcode one "defines" it.
+            found.setdefault("bitcode-only", member.name)
+            continue
+        for symbol in objects.named(name):
+            if not symbol.defined:
+                found.setdefault("undefined", member.name)
+            elif symbol.binding == "local":
+                found.setdefault("local", member.name)
+            elif archive.kind != "object" and member.index not in indexed:
+                found.setdefault("not-indexed", member.name)
+            elif symbol.visibility in ("hidden", "internal"):
+                found.setdefault("hidden", member.name)
+            else:
+                found.setdefault("ok", member.name)
+    for status in ("ok", "hidden", "not-indexed", "bitcode-only", "local", "undefined"):
+        if status in found:
+            return SymbolResult(name=name, status=status, member=found[status], reason=REASONS[status])  # type: ignore[arg-type]
+    return SymbolResult(name=name, status="missing", member=None, reason=REASONS["missing"])
+
+
+def format_failures(crate: str, result: VerifyResult) -> str:
+    """The message that stops a link: the crate, and each export that cannot link, with why."""
+    lines = [f"verify:{crate}: {len(result.failures)} of {len(result.symbols)} expected exports cannot be linked from {result.archive}"]
+    for symbol in result.failures:
+        where = f" (in {symbol.member})" if symbol.member else ""
+        lines.append(f"  {symbol.name}: {symbol.status}{where}: {symbol.reason}")
+    return "\n".join(lines)

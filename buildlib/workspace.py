@@ -1,0 +1,184 @@
+"""The Cargo workspace as cargo describes it (``cargo metadata``), cached by manifest hash.
+
+cargo is the source of truth about packages, targets, crate types and path
+dependencies; this module never parses a ``Cargo.toml`` itself. The answer is
+cached under the output directory, keyed by a hash of every manifest and the
+lockfile, so a no-op run spawns no cargo at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _fs
+from .errors import WorkspaceError
+
+_CACHE_VERSION = 1
+_MANIFEST_NAMES = frozenset({"Cargo.toml", "Cargo.lock"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Crate:
+    """A workspace member package and its library target."""
+
+    name: str
+    lib_name: str
+    manifest_dir: Path
+    src_path: Path
+    edition: str
+    crate_types: tuple[str, ...]
+    path_deps: tuple[str, ...]
+
+    @property
+    def is_ext(self) -> bool:
+        """An ext crate is one whose library target builds a C-ABI staticlib."""
+        return "staticlib" in self.crate_types
+
+    @property
+    def archive_name(self) -> str:
+        return f"lib{self.lib_name}.a"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Workspace:
+    root: Path
+    target_dir: Path
+    crates: tuple[Crate, ...]
+
+    def crate(self, name: str) -> Crate:
+        for crate in self.crates:
+            if crate.name == name:
+                return crate
+        raise KeyError(name)
+
+    @property
+    def ext_crates(self) -> tuple[Crate, ...]:
+        return tuple(crate for crate in self.crates if crate.is_ext)
+
+    def with_path_deps(self, name: str) -> list[Crate]:
+        """``name`` and every workspace crate it reaches through path dependencies."""
+        seen: dict[str, Crate] = {}
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            crate = self.crate(current)
+            seen[current] = crate
+            stack.extend(dep for dep in crate.path_deps if dep not in seen)
+        return list(seen.values())
+
+
+def parse_metadata(metadata: dict[str, object]) -> Workspace:
+    """Build a Workspace from ``cargo metadata --format-version 1`` output.
+
+    Raises WorkspaceError when the JSON lacks what cargo always provides.
+    """
+    try:
+        members = set(metadata["workspace_members"])  # type: ignore[call-overload]
+        packages = [p for p in metadata["packages"] if p["id"] in members]  # type: ignore[attr-defined]
+        by_dir = {str(Path(p["manifest_path"]).parent): p["name"] for p in packages}
+        crates = tuple(_crate_from_package(p, by_dir) for p in packages)
+        return Workspace(
+            root=Path(str(metadata["workspace_root"])),
+            target_dir=Path(str(metadata["target_directory"])),
+            crates=tuple(crate for crate in crates if crate is not None),
+        )
+    except (KeyError, TypeError) as e:
+        raise WorkspaceError(f"cargo metadata output lacks an expected field: {e}") from e
+
+
+def _crate_from_package(package: dict[str, object], by_dir: dict[str, str]) -> Crate | None:
+    libs = [t for t in package["targets"] if "lib" in t["kind"] or set(t["kind"]) & {"staticlib", "rlib", "cdylib", "dylib"}]  # type: ignore[attr-defined]
+    if not libs:
+        return None  # a binary-only package has nothing to link
+    lib = libs[0]
+    path_deps = []
+    for dep in package["dependencies"]:  # type: ignore[attr-defined]
+        if dep.get("path") and dep.get("kind") != "dev" and dep["path"] in by_dir:
+            path_deps.append(by_dir[dep["path"]])
+    return Crate(
+        name=str(package["name"]),
+        lib_name=lib["name"].replace("-", "_"),
+        manifest_dir=Path(str(package["manifest_path"])).parent,
+        src_path=Path(lib["src_path"]),
+        edition=str(lib.get("edition", package.get("edition", "2015"))),
+        crate_types=tuple(lib["crate_types"]),
+        path_deps=tuple(sorted(set(path_deps))),
+    )
+
+
+def iter_tree(top: Path, *, skip: frozenset[Path] = frozenset()) -> Iterator[Path]:
+    """Files under ``top``, pruning ``target/``, hidden directories and ``skip``."""
+    stack = [top]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "target" and path not in skip:
+                    stack.append(path)
+            elif entry.is_file():
+                yield path
+
+
+def _manifest_key(root: Path, skip: frozenset[Path], cargo: str) -> str:
+    digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0".encode())
+    for path in sorted(p for p in iter_tree(root, skip=skip) if p.name in _MANIFEST_NAMES):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Workspace:
+    """The workspace at ``root``, from the cache when no manifest changed.
+
+    Raises WorkspaceError when there is no workspace, cargo is missing, or
+    ``cargo metadata`` fails.
+    """
+    manifest = root / "Cargo.toml"
+    if not manifest.is_file():
+        raise WorkspaceError(f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace")
+    # The output directory may sit inside the workspace; its files never count.
+    key = _manifest_key(root, frozenset({out_dir}), cargo)
+    cache = out_dir / ".buildlib" / "metadata.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return parse_metadata(cached["metadata"])
+    except (OSError, ValueError, KeyError, WorkspaceError):
+        pass  # no cache, or an unreadable one: ask cargo again
+    metadata = run_cargo_metadata(manifest, cargo)
+    workspace = parse_metadata(metadata)
+    _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
+    return workspace
+
+
+def run_cargo_metadata(manifest: Path, cargo: str) -> dict[str, object]:
+    command = [cargo, "metadata", "--format-version", "1", "--no-deps", "--manifest-path", str(manifest)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except FileNotFoundError as e:
+        raise WorkspaceError(f"{cargo}: not found", hint="install Rust (rustup.rs) or set tool.buildlib.cargo") from e
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise WorkspaceError(f"{manifest}: cargo metadata failed: {last}", hint=" ".join(command))
+    try:
+        data = json.loads(result.stdout)
+    except ValueError as e:
+        raise WorkspaceError(f"{manifest}: cargo metadata printed something that is not JSON") from e
+    if not isinstance(data, dict):
+        raise WorkspaceError(f"{manifest}: cargo metadata printed {type(data).__name__}, expected an object")
+    return data
