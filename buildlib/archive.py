@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ArchiveError
+from .objfile import detect_format
 
 GNU_MAGIC = b"!<arch>\n"
 THIN_MAGIC = b"!<thin>\n"
@@ -59,6 +60,12 @@ class Archive:
         if self._loader is not None:
             return self._loader(member)
         return bytes(self._data[member.data_offset : member.data_offset + member.size])
+
+    def member_head(self, member: Member, size: int = 16) -> bytes:
+        """The first ``size`` bytes of ``member``: enough to tell its format."""
+        if self._loader is not None:
+            return self._loader(member)[:size]
+        return bytes(self._data[member.data_offset : member.data_offset + min(size, member.size)])
 
     def find_bytes(self, needle: bytes) -> list[Member]:
         """Members whose bytes contain ``needle``: the only ones that can define that name."""
@@ -107,6 +114,8 @@ def parse_archive(data: bytes | mmap.mmap | memoryview, path: str = "<bytes>") -
         return _parse_members(data, path, thin=False)
     if head == THIN_MAGIC:
         return _parse_members(data, path, thin=True)
+    if detect_format(bytes(data[:4])) == "unknown":
+        raise ArchiveError(f"{path}: not an archive or object file (starts with {bytes(data[:8])!r})")
     member = Member(index=0, name=Path(path).name, header_offset=0, data_offset=0, size=len(data))
     return Archive(path=path, kind="object", members=(member,), index={}, has_index=False, _data=data)
 
@@ -120,7 +129,7 @@ def _field_int(raw: bytes, path: str, offset: int, what: str) -> int:
     return int(text)
 
 
-def _parse_members(data: bytes | mmap.mmap | memoryview, path: str, *, thin: bool) -> Archive:
+def _parse_members(data: bytes | mmap.mmap, path: str, *, thin: bool) -> Archive:
     members: list[Member] = []
     index_blob: tuple[bytes, int, str] | None = None  # (bytes, word size, flavour)
     long_names = b""
@@ -152,7 +161,15 @@ def _parse_members(data: bytes | mmap.mmap | memoryview, path: str, *, thin: boo
             if name_bytes in _BSD_INDEX_NAMES and not members and index_blob is None:
                 index_blob = (bytes(data[body_offset : body_offset + body_size]), _BSD_INDEX_NAMES[name_bytes], "bsd")
             else:
-                members.append(Member(index=len(members), name=_decode(name_bytes), header_offset=offset, data_offset=body_offset, size=body_size))
+                members.append(
+                    Member(
+                        index=len(members),
+                        name=_decode(name_bytes),
+                        header_offset=offset,
+                        data_offset=body_offset,
+                        size=body_size,
+                    )
+                )
         elif name_field in _GNU_INDEX_NAMES:
             if index_blob is None:
                 index_blob = (bytes(data[data_offset : data_offset + size]), _GNU_INDEX_NAMES[name_field], "gnu")
@@ -164,7 +181,9 @@ def _parse_members(data: bytes | mmap.mmap | memoryview, path: str, *, thin: boo
                 index_blob = (bytes(data[data_offset : data_offset + size]), _BSD_INDEX_NAMES[name_field], "bsd")
         else:
             name = _gnu_name(name_field, long_names, path, offset)
-            members.append(Member(index=len(members), name=name, header_offset=offset, data_offset=data_offset, size=size))
+            members.append(
+                Member(index=len(members), name=name, header_offset=offset, data_offset=data_offset, size=size)
+            )
         offset = data_offset + stored + (stored & 1)
 
     by_header = {m.header_offset: m.index for m in members}
@@ -176,13 +195,23 @@ def _parse_members(data: bytes | mmap.mmap | memoryview, path: str, *, thin: boo
         for symbol, header_offset in pairs:
             position = by_header.get(header_offset)
             if position is None:
-                raise ArchiveError(f"{path}: index entry {symbol!r} points at offset {header_offset}, where no member starts")
+                raise ArchiveError(
+                    f"{path}: index entry {symbol!r} points at offset {header_offset}, where no member starts"
+                )
             collected.setdefault(symbol, []).append(position)
         index = {symbol: tuple(positions) for symbol, positions in collected.items()}
 
     kind: Kind = "thin" if thin else ("bsd" if bsd else "gnu")
     loader = _thin_loader(path) if thin else None
-    return Archive(path=path, kind=kind, members=tuple(members), index=index, has_index=index_blob is not None, _data=data, _loader=loader)
+    return Archive(
+        path=path,
+        kind=kind,
+        members=tuple(members),
+        index=index,
+        has_index=index_blob is not None,
+        _data=data,
+        _loader=loader,
+    )
 
 
 def _decode(raw: bytes) -> str:
@@ -231,7 +260,9 @@ def _bsd_index(blob: bytes, word: int, path: str) -> list[tuple[str, int]]:
     for position in range(word, strings_at, 2 * word):
         name_at, member_at = struct.unpack_from(f"<2{code[1]}", blob, position)
         if name_at >= len(strings):
-            raise ArchiveError(f"{path}: BSD symbol index entry names string offset {name_at}, outside its string table")
+            raise ArchiveError(
+                f"{path}: BSD symbol index entry names string offset {name_at}, outside its string table"
+            )
         stop = strings.find(b"\0", name_at)
         pairs.append((_decode(strings[name_at : stop if stop != -1 else len(strings)]), member_at))
     return pairs
@@ -245,9 +276,13 @@ def _thin_loader(path: str) -> Callable[[Member], bytes]:
         try:
             data = target.read_bytes()
         except OSError as e:
-            raise ArchiveError(f"{path}: thin archive member {member.name!r}: cannot read {target}: {e.strerror}") from e
+            raise ArchiveError(
+                f"{path}: thin archive member {member.name!r}: cannot read {target}: {e.strerror}"
+            ) from e
         if len(data) != member.size:
-            raise ArchiveError(f"{path}: thin archive member {member.name!r} is {len(data)} bytes, the archive says {member.size}")
+            raise ArchiveError(
+                f"{path}: thin archive member {member.name!r} is {len(data)} bytes, the archive says {member.size}"
+            )
         return data
 
     return load

@@ -51,7 +51,9 @@ class BuildRecord:
             data["native_static_libs"] = tuple(data["native_static_libs"])
             return cls(**data)
         except (OSError, ValueError, TypeError, KeyError) as e:
-            raise BuildError(f"{path}: unreadable build record ({e})", hint="rebuild the crate: doit forget build && doit link") from e
+            raise BuildError(
+                f"{path}: unreadable build record ({e})", hint="rebuild the crate: doit forget build && doit link"
+            ) from e
 
 
 @dataclass(kw_only=True, slots=True)
@@ -105,7 +107,10 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
     try:
         process = subprocess.Popen(unit.command, cwd=unit.cwd, stdout=subprocess.PIPE, text=True)
     except FileNotFoundError as e:
-        raise BuildError(f"build:{unit.name}: {unit.command[0]}: not found", hint="install Rust (rustup.rs) or set tool.buildlib.cargo") from e
+        raise BuildError(
+            f"build:{unit.name}: {unit.command[0]}: not found",
+            hint="install Rust (rustup.rs) or set tool.buildlib.cargo",
+        ) from e
     assert process.stdout is not None
     crate_names = {route.crate.lib_name: route.crate.name for route in unit.routes}
     shown: set[str] = set()

@@ -122,7 +122,7 @@ class _Table:
                 f"expected one of {', '.join(choices)}, got {value!r}",
                 f"did you mean '{close[0]}'?" if close else None,
             )
-        return cast(str, value)
+        return str(value)
 
     def optional_positive_int(self, key: str) -> int | None:
         value = self._get(key, None)
@@ -168,7 +168,9 @@ def load_config(pyproject: Path | str) -> ProjectConfig:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
     except FileNotFoundError as e:
-        raise ConfigError(str(path), "file", "not found", hint="run from the project root or pass its pyproject.toml") from e
+        raise ConfigError(
+            str(path), "file", "not found", hint="run from the project root or pass its pyproject.toml"
+        ) from e
     except OSError as e:
         raise ConfigError(str(path), "file", f"cannot read: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:

@@ -130,13 +130,17 @@ def scan_source(source: str, file: Path) -> ExportScan:
         elif _NO_MANGLE.search(attrs):
             exports.append(Export(name=match.group("name"), file=file, line=line))
         elif _CFG_ATTR.search(attrs):
-            undecided.append(Undecided(file=file, line=line, reason=f"cfg_attr decides whether {match.group('name')!r} is exported"))
+            undecided.append(
+                Undecided(file=file, line=line, reason=f"cfg_attr decides whether {match.group('name')!r} is exported")
+            )
     for match in _MACRO_RULES.finditer(text):
         body_end = _matching_close(text, match.end() - 1)
         body = text[match.end() : body_end]
         if "no_mangle" in body or "export_name" in body:
             line = text.count("\n", 0, match.start()) + 1
-            undecided.append(Undecided(file=file, line=line, reason="a macro defines exports; list their names in an exports file"))
+            undecided.append(
+                Undecided(file=file, line=line, reason="a macro defines exports; list their names in an exports file")
+            )
     return ExportScan(exports=tuple(exports), undecided=tuple(undecided))
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import LinkError
 from .plan import Plan
 from .store import StoreEntry
+
+_SHOWN_LINES = 30
 
 
 def merge_native_libs(entries: Iterable[StoreEntry]) -> list[str]:
@@ -48,15 +51,24 @@ def run_link(plan: Plan, entries: list[StoreEntry]) -> Path:
     program.parent.mkdir(parents=True, exist_ok=True)
     temp = program.with_name(f".{program.name}.tmp")
     command = link_command(plan, entries, temp)
+    log = plan.config.out_dir / "link.log"
     try:
-        result = subprocess.run(command, check=False)
+        result = subprocess.run(command, check=False, capture_output=True, text=True)
     except FileNotFoundError as e:
         raise LinkError(f"{command[0]}: not found", hint="install a C compiler or set tool.buildlib.host.cc") from e
+    # The linker can print thousands of lines (one per duplicate std symbol):
+    # keep all of them in a log, show the start.
+    output = result.stdout + result.stderr
+    log.write_text(" ".join(command) + "\n" + output)
+    lines = output.splitlines()
+    sys.stderr.write("".join(line + "\n" for line in lines[:_SHOWN_LINES]))
+    if len(lines) > _SHOWN_LINES:
+        sys.stderr.write(f"... {len(lines) - _SHOWN_LINES} more lines in {log}\n")
     if result.returncode != 0:
         temp.unlink(missing_ok=True)
         raise LinkError(
             f"link: {command[0]} failed with exit code {result.returncode}; {program} was not changed",
-            hint="command: " + " ".join(command),
+            hint=f"the full command and output are in {log}",
         )
     os.replace(temp, program)
     return program

@@ -95,13 +95,20 @@ def _route_crates(config: ProjectConfig, workspace: Workspace) -> tuple[Route, .
                 hint = f"did you mean '{close[0]}'?" if close else f"workspace crates: {', '.join(known)}"
                 raise ConfigError(file, key, f"no crate {name!r} in the workspace {workspace.root}", hint=hint)
             if not workspace.crate(name).is_ext:
-                raise ConfigError(file, key, f"crate {name!r} does not build a staticlib", hint='add "staticlib" to its [lib] crate-type, or remove it from the class')
+                raise ConfigError(
+                    file,
+                    key,
+                    f"crate {name!r} does not build a staticlib",
+                    hint='add "staticlib" to its [lib] crate-type, or remove it from the class',
+                )
             listed[name] = routing_class
 
     by_class: dict[str, list[Route]] = {c.name: [] for c in config.classes}
     for crate in workspace.ext_crates:
-        routing_class = listed.get(crate.name)
-        if routing_class is None:
+        listed_class = listed.get(crate.name)
+        if listed_class is not None:
+            routing_class = listed_class
+        else:
             if config.default_class is None:
                 raise ConfigError(
                     file,
@@ -134,7 +141,9 @@ def _route(config: ProjectConfig, crate: Crate, routing_class: ClassConfig) -> R
     )
 
 
-def cargo_command(config: ProjectConfig, workspace: Workspace, routing_class: ClassConfig, crates: tuple[Crate, ...]) -> tuple[str, ...]:
+def cargo_command(
+    config: ProjectConfig, workspace: Workspace, routing_class: ClassConfig, crates: tuple[Crate, ...]
+) -> tuple[str, ...]:
     """The cargo call for a class's crates, with the class's profile set on the command line.
 
     ``staticlib`` builds one crate with ``cargo rustc --crate-type staticlib`` so
@@ -144,7 +153,7 @@ def cargo_command(config: ProjectConfig, workspace: Workspace, routing_class: Cl
     libraries each archive needs (F6).
     """
     profile = profile_name(routing_class)
-    settings = [f"profile.{profile}.inherits=\"release\"", f"profile.{profile}.lto={json.dumps(routing_class.lto)}"]
+    settings = [f'profile.{profile}.inherits="release"', f"profile.{profile}.lto={json.dumps(routing_class.lto)}"]
     if routing_class.codegen_units is not None:
         settings.append(f"profile.{profile}.codegen-units={routing_class.codegen_units}")
     rustflags = [*routing_class.rustflags, "--print=native-static-libs"]
@@ -165,7 +174,9 @@ def cargo_command(config: ProjectConfig, workspace: Workspace, routing_class: Cl
     return tuple(command)
 
 
-def _unit(config: ProjectConfig, workspace: Workspace, name: str, routing_class: ClassConfig, routes: tuple[Route, ...]) -> BuildUnit:
+def _unit(
+    config: ProjectConfig, workspace: Workspace, name: str, routing_class: ClassConfig, routes: tuple[Route, ...]
+) -> BuildUnit:
     crates = tuple(r.crate for r in routes)
     return BuildUnit(
         name=name,

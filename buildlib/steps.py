@@ -27,7 +27,9 @@ class VerifyFailed(BuildlibError):
 def build_step(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
     records = run_unit(unit, out=out)
     for record in records:
-        out.write(f"build:{unit.name}: {record.crate} built in {record.seconds:.1f}s (class {record.routing_class}, lto={record.lto})\n")
+        out.write(
+            f"build:{unit.name}: {record.crate} built in {record.seconds:.1f}s (class {record.routing_class}, lto={record.lto})\n"
+        )
     return records
 
 
@@ -42,7 +44,10 @@ def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
     scan = scan_crate(route.crate.src_path)
     result = verify_archive(read_archive(route.archive), scan.names)
     if not result.ok:
-        raise VerifyFailed(format_failures(route.crate.name, result), hint="the previous verified archive, if any, is kept; the link will not run")
+        raise VerifyFailed(
+            format_failures(route.crate.name, result),
+            hint="the previous verified archive, if any, is kept; the link will not run",
+        )
     entry = promote(route, record, result, scan)
     out.write(f"verify:{route.crate.name}: {len(result.symbols)} exports ok in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:

@@ -91,7 +91,12 @@ def load_entry(route: Route) -> StoreEntry:
     try:
         actual = file_sha256(route.verified_archive)
     except OSError as e:
-        raise StoreError(f"{route.crate.name}: verified archive {route.verified_archive} is unreadable: {e.strerror}", hint=hint) from e
+        raise StoreError(
+            f"{route.crate.name}: verified archive {route.verified_archive} is unreadable: {e.strerror}", hint=hint
+        ) from e
     if actual != entry.sha256:
-        raise StoreError(f"{route.crate.name}: {route.verified_archive} is not the archive that was verified (sha256 differs)", hint=hint)
+        raise StoreError(
+            f"{route.crate.name}: {route.verified_archive} is not the archive that was verified (sha256 differs)",
+            hint=hint,
+        )
     return entry

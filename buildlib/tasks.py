@@ -68,13 +68,20 @@ def build_tasks(plan: Plan) -> Iterator[TaskDict]:
 
 
 def verify_tasks(plan: Plan) -> Iterator[TaskDict]:
-    yield {"name": None, "doc": "prove each archive exports its crate's #[no_mangle] symbols, then promote it to the verified store"}
+    yield {
+        "name": None,
+        "doc": "prove each archive exports its crate's #[no_mangle] symbols, then promote it to the verified store",
+    }
     for route in plan.routes:
         yield {
             "name": route.crate.name,
             "doc": f"verify {route.crate.archive_name} from its bytes and promote it to {route.verified_archive.parent}",
             "actions": [_as_action(verify_step, route)],
-            "file_dep": [str(route.archive), str(route.record), *(str(p) for p in sorted(route.crate.src_path.parent.rglob("*.rs")))],
+            "file_dep": [
+                str(route.archive),
+                str(route.record),
+                *(str(p) for p in sorted(route.crate.src_path.parent.rglob("*.rs"))),
+            ],
             "targets": [str(route.verified_archive), str(route.report)],
             "clean": True,
         }

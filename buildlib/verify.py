@@ -14,9 +14,12 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from .archive import Archive, Member
-from .objfile import ObjectSymbols, read_symbols
+from .objfile import ObjectSymbols, detect_format, read_symbols
 
 Status = Literal["ok", "missing", "local", "hidden", "undefined", "bitcode-only", "not-indexed"]
+
+# When members disagree, the best evidence wins: one member that can satisfy the link decides.
+_PRECEDENCE: tuple[Status, ...] = ("ok", "hidden", "not-indexed", "bitcode-only", "local", "undefined")
 
 REASONS: dict[str, str] = {
     "ok": "defined, global and indexed",
@@ -88,19 +91,30 @@ def verify_archive(archive: Archive, expected: Iterable[str], *, shared: bool = 
         candidates.update({i: archive.members[i] for i in indexed})
         results.append(_decide(name, [(m, symbols_of(m)) for m in candidates.values()], indexed, archive))
 
-    formats = {objects.format for objects in cache.values() if objects.format != "unknown"}
-    fmt = "elf" if "elf" in formats or not formats else sorted(formats)[0]
     return VerifyResult(
         archive=archive.path,
-        format=fmt,
+        format=archive_format(archive),
         shared=shared,
         symbols=tuple(results),
         embedded_bitcode=any(objects.embedded_bitcode for objects in cache.values()),
     )
 
 
-def _decide(name: str, candidates: list[tuple[Member, ObjectSymbols]], indexed: set[int], archive: Archive) -> SymbolResult:
-    # Best evidence first: one member that can satisfy the link decides.
+def archive_format(archive: Archive) -> str:
+    """The native object format of the archive's members (``bitcode`` when it has no other)."""
+    seen = "unknown"
+    for member in archive.members:
+        kind = detect_format(archive.member_head(member))
+        if kind in ("elf", "macho", "coff"):
+            return kind
+        if kind == "bitcode":
+            seen = kind
+    return seen
+
+
+def _decide(
+    name: str, candidates: list[tuple[Member, ObjectSymbols]], indexed: set[int], archive: Archive
+) -> SymbolResult:
     found: dict[Status, str] = {}
     for member, objects in candidates:
         if objects.format == "bitcode":
@@ -118,15 +132,17 @@ def _decide(name: str, candidates: list[tuple[Member, ObjectSymbols]], indexed: 
                 found.setdefault("hidden", member.name)
             else:
                 found.setdefault("ok", member.name)
-    for status in ("ok", "hidden", "not-indexed", "bitcode-only", "local", "undefined"):
+    for status in _PRECEDENCE:
         if status in found:
-            return SymbolResult(name=name, status=status, member=found[status], reason=REASONS[status])  # type: ignore[arg-type]
+            return SymbolResult(name=name, status=status, member=found[status], reason=REASONS[status])
     return SymbolResult(name=name, status="missing", member=None, reason=REASONS["missing"])
 
 
 def format_failures(crate: str, result: VerifyResult) -> str:
     """The message that stops a link: the crate, and each export that cannot link, with why."""
-    lines = [f"verify:{crate}: {len(result.failures)} of {len(result.symbols)} expected exports cannot be linked from {result.archive}"]
+    lines = [
+        f"verify:{crate}: {len(result.failures)} of {len(result.symbols)} expected exports cannot be linked from {result.archive}"
+    ]
     for symbol in result.failures:
         where = f" (in {symbol.member})" if symbol.member else ""
         lines.append(f"  {symbol.name}: {symbol.status}{where}: {symbol.reason}")

@@ -15,12 +15,14 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import _fs
 from .errors import WorkspaceError
 
 _CACHE_VERSION = 1
 _MANIFEST_NAMES = frozenset({"Cargo.toml", "Cargo.lock"})
+_LIB_KINDS = frozenset({"lib", "staticlib", "rlib", "cdylib", "dylib"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,14 +77,14 @@ class Workspace:
         return list(seen.values())
 
 
-def parse_metadata(metadata: dict[str, object]) -> Workspace:
+def parse_metadata(metadata: dict[str, Any]) -> Workspace:
     """Build a Workspace from ``cargo metadata --format-version 1`` output.
 
     Raises WorkspaceError when the JSON lacks what cargo always provides.
     """
     try:
-        members = set(metadata["workspace_members"])  # type: ignore[call-overload]
-        packages = [p for p in metadata["packages"] if p["id"] in members]  # type: ignore[attr-defined]
+        members = set(metadata["workspace_members"])
+        packages = [p for p in metadata["packages"] if p["id"] in members]
         by_dir = {str(Path(p["manifest_path"]).parent): p["name"] for p in packages}
         crates = tuple(_crate_from_package(p, by_dir) for p in packages)
         return Workspace(
@@ -94,13 +96,13 @@ def parse_metadata(metadata: dict[str, object]) -> Workspace:
         raise WorkspaceError(f"cargo metadata output lacks an expected field: {e}") from e
 
 
-def _crate_from_package(package: dict[str, object], by_dir: dict[str, str]) -> Crate | None:
-    libs = [t for t in package["targets"] if "lib" in t["kind"] or set(t["kind"]) & {"staticlib", "rlib", "cdylib", "dylib"}]  # type: ignore[attr-defined]
+def _crate_from_package(package: dict[str, Any], by_dir: dict[str, str]) -> Crate | None:
+    libs = [t for t in package["targets"] if set(t["kind"]) & _LIB_KINDS]
     if not libs:
         return None  # a binary-only package has nothing to link
     lib = libs[0]
     path_deps = []
-    for dep in package["dependencies"]:  # type: ignore[attr-defined]
+    for dep in package["dependencies"]:
         if dep.get("path") and dep.get("kind") != "dev" and dep["path"] in by_dir:
             path_deps.append(by_dir[dep["path"]])
     return Crate(
@@ -150,7 +152,9 @@ def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Worksp
     """
     manifest = root / "Cargo.toml"
     if not manifest.is_file():
-        raise WorkspaceError(f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace")
+        raise WorkspaceError(
+            f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace"
+        )
     # The output directory may sit inside the workspace; its files never count.
     key = _manifest_key(root, frozenset({out_dir}), cargo)
     cache = out_dir / ".buildlib" / "metadata.json"
@@ -166,7 +170,7 @@ def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Worksp
     return workspace
 
 
-def run_cargo_metadata(manifest: Path, cargo: str) -> dict[str, object]:
+def run_cargo_metadata(manifest: Path, cargo: str) -> dict[str, Any]:
     command = [cargo, "metadata", "--format-version", "1", "--no-deps", "--manifest-path", str(manifest)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
