@@ -45,19 +45,3 @@ def copy_atomic(source: Path, path: Path) -> None:
         temp.unlink(missing_ok=True)
         raise
     _commit(temp, path)
-
-
-def link_atomic(source: Path, path: Path) -> None:
-    """Replace ``path`` with a hard link to ``source``, or a copy where linking is impossible.
-
-    ``source`` must never be rewritten in place afterwards (ours are only ever
-    replaced by rename), or the link would change with it.
-    """
-    temp = _temp_beside(path)
-    temp.unlink()
-    try:
-        os.link(source, temp)
-    except OSError:
-        copy_atomic(source, path)
-        return
-    _commit(temp, path)

@@ -1,8 +1,10 @@
 """The verified store: archives that passed verification, each with its report.
 
-An archive enters the store only through ``promote``: a hard link (or copy) to
-a temporary name, fsync, rename; then the report, written the same way, which
-names the archive's size and SHA-256. The link reads only store entries, and
+An archive enters the store only through ``promote``: a copy to a temporary
+name, fsync, rename; then the report, written the same way, which names the
+archive's size and SHA-256. It is a copy, not a hard link, because anyone who
+rewrites the built archive in place (``cp other.a build/archives/...``) would
+otherwise rewrite the verified one with it. The link reads only store entries, and
 ``load_entry`` refuses an entry whose archive does not match its report.
 """
 
@@ -45,7 +47,7 @@ def file_sha256(path: Path) -> str:
 
 def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: ExportScan) -> StoreEntry:
     """Put a verified archive and its report into the store, atomically, archive first."""
-    _fs.link_atomic(route.archive, route.verified_archive)
+    _fs.copy_atomic(route.archive, route.verified_archive)
     sha256 = file_sha256(route.verified_archive)
     report = {
         "crate": route.crate.name,

@@ -1,0 +1,198 @@
+"""End to end: the real `doit link` on a copy of the project, with real cargo, gcc and archives.
+
+The tests share one copy and run in file order: a cold build, a no-op, one-file
+edits, then a replaced archive. A logging `cargo` shim first on PATH counts calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT, cargo_calls, cargo_shim, require
+
+pytestmark = pytest.mark.integration
+
+ROUTED = ["ext-zlib", "ext-events", "ext-hash"]
+TOGETHER = ["ext-net", "ext-timers"]
+
+
+@dataclass
+class Project:
+    root: Path
+    env: dict[str, str]
+    log: Path
+
+    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
+        self.log.write_text("")
+        return subprocess.run(
+            [sys.executable, "-m", "doit", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    @property
+    def calls(self) -> list[str]:
+        return cargo_calls(self.log)
+
+    @property
+    def program(self) -> Path:
+        return self.root / "build" / "bin" / "host"
+
+    def run_program(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.program)], capture_output=True, text=True, check=False)
+
+
+def executed(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """Tasks doit ran (". name"); skipped ones print "-- name"."""
+    return {line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    require("cc")
+    root = tmp_path_factory.mktemp("project")
+    for name in ("pyproject.toml", "dodo.py"):
+        shutil.copy2(PROJECT / name, root / name)
+    shutil.copytree(PROJECT / "crates-fixtures", root / "crates-fixtures", ignore=shutil.ignore_patterns("target"))
+    bin_dir, log = cargo_shim(root)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_TARGET")}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return Project(root=root, env=env, log=log)
+
+
+def test_cold_link_builds_verifies_links_and_the_program_passes(project: Project) -> None:
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ran = executed(result)
+    assert {f"verify:{c}" for c in ROUTED + TOGETHER} | {"link", "build:together"} | {
+        f"build:{c}" for c in ROUTED
+    } <= ran
+    calls = project.calls
+    assert sum(c.startswith("metadata") for c in calls) == 1
+    builds = [c for c in calls if not c.startswith("metadata")]
+    assert sorted(c.split()[0] for c in builds) == ["build", "rustc", "rustc", "rustc"]
+    run = project.run_program()
+    assert run.returncode == 0, run.stdout
+    assert "runtime: a value registered through ext-net is read back through ext-timers" in run.stdout
+    assert "FAIL" not in run.stdout and run.stdout.rstrip().endswith("all checks passed")
+
+
+def test_every_task_is_listed_with_a_doc_line(project: Project) -> None:
+    result = project.doit("list", "--all")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    expected = {
+        "build",
+        "verify",
+        "link",
+        "exec",
+        "build:together",
+        *(f"build:{c}" for c in ROUTED),
+        *(f"verify:{c}" for c in ROUTED + TOGETHER),
+    }
+    assert expected <= set(lines)
+    assert all(len(lines[name].split()) > 1 for name in expected), "every task has a doc line"
+
+
+def test_second_link_calls_no_cargo_and_no_linker(project: Project) -> None:
+    before = project.program.stat().st_mtime_ns
+    result = project.doit("link")
+    assert result.returncode == 0, result.stderr
+    assert project.calls == []
+    assert executed(result) == set()
+    assert project.program.stat().st_mtime_ns == before
+
+
+def test_editing_one_routed_crate_rebuilds_only_it(project: Project) -> None:
+    source = project.root / "crates-fixtures" / "ext-zlib" / "src" / "codec.rs"
+    with source.open("a") as handle:
+        handle.write('\n#[no_mangle]\npub extern "C" fn js_zlib_codec_version() -> u32 {\n    2\n}\n')
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (call,) = project.calls
+    assert call.startswith("rustc -p ext-zlib ")
+    assert executed(result) == {"build:ext-zlib", "verify:ext-zlib", "link"}
+    report = json.loads((project.root / "build" / "verified" / "ext-zlib" / "report.json").read_text())
+    assert {"name": "js_zlib_codec_version", "status": "ok"}.items() <= next(
+        s for s in report["verify"]["symbols"] if s["name"] == "js_zlib_codec_version"
+    ).items()
+    assert project.run_program().returncode == 0
+
+
+def test_editing_the_shared_runtime_rebuilds_its_class_in_one_call(project: Project) -> None:
+    source = project.root / "crates-fixtures" / "runtime" / "src" / "lib.rs"
+    with source.open("a") as handle:
+        handle.write("\npub fn generation() -> u32 {\n    2\n}\n")
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (call,) = project.calls
+    assert call.startswith("build --lib -p ext-net -p ext-timers ")
+    assert executed(result) == {"build:together", "verify:ext-net", "verify:ext-timers", "link"}
+    assert project.run_program().returncode == 0
+
+
+def test_exec_task_runs_the_program(project: Project) -> None:
+    result = project.doit("exec")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all checks passed" in result.stdout
+    assert project.calls == []
+
+
+def test_a_replaced_archive_without_the_exports_stops_at_verify(project: Project) -> None:
+    archives = project.root / "build" / "archives" / "routed"
+    verified = project.root / "build" / "verified" / "ext-hash" / "libext_hash.a"
+    verified_before = verified.read_bytes()
+    program_before = project.program.stat().st_mtime_ns
+    shutil.copyfile(archives / "libext_zlib.a", archives / "libext_hash.a")
+
+    result = project.doit("link")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "verify:ext-hash: 3 of 3 expected exports cannot be linked" in output
+    for name in ("js_hash_fnv1a64", "js_hash_next_id", "js_hash_to_hex"):
+        assert f"  {name}: missing: no member defines or mentions it" in output
+    assert "link" not in executed(result)
+    assert "Traceback" not in output
+    assert project.calls == []
+    assert verified.read_bytes() == verified_before, "the last verified archive is kept"
+    assert project.program.stat().st_mtime_ns == program_before
+
+
+def test_nm_is_blind_to_the_field_archive_but_the_verifier_is_not(project: Project) -> None:
+    """F1: staticlib+rlib under the thin-LTO release profile: nm shows no js_ symbol, yet it links."""
+    nm = require("nm")
+    workspace = project.root / "crates-fixtures"
+    subprocess.run(
+        ["cargo", "build", "--release", "-p", "ext-zlib", "--quiet"], cwd=workspace, env=project.env, check=True
+    )
+    archive = workspace / "target" / "release" / "libext_zlib.a"
+    listed = subprocess.run([nm, str(archive)], capture_output=True, text=True, check=False).stdout
+    assert " T js_zlib_crc32" not in listed
+    verify = subprocess.run(
+        [sys.executable, "-m", "buildlib", "verify", str(archive), "--crate", str(workspace / "ext-zlib"), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    data = json.loads(verify.stdout)
+    assert data["ok"] and data["embedded_bitcode"] is True
+    main = project.root / "crc.c"
+    main.write_text(
+        "#include <stdint.h>\n#include <stddef.h>\nuint32_t js_zlib_crc32(const uint8_t*, size_t);\n"
+        'int main(void) { return js_zlib_crc32((const uint8_t*)"123456789", 9) == 0xCBF43926u ? 0 : 1; }\n'
+    )
+    exe = project.root / "crc"
+    subprocess.run(["cc", str(main), str(archive), "-lpthread", "-ldl", "-lm", "-o", str(exe)], check=True)
+    assert subprocess.run([str(exe)], check=False).returncode == 0

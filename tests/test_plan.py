@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildlib.config import parse_config
+from buildlib.errors import ConfigError
+from buildlib.plan import make_plan, profile_name, source_files
+from buildlib.workspace import Crate, Workspace
+
+
+def crate(root: Path, name: str, *, ext: bool = True, deps: tuple[str, ...] = ()) -> Crate:
+    return Crate(
+        name=name,
+        lib_name=name.replace("-", "_"),
+        manifest_dir=root / name,
+        src_path=root / name / "src" / "lib.rs",
+        edition="2021",
+        crate_types=("staticlib", "rlib") if ext else ("rlib",),
+        path_deps=deps,
+    )
+
+
+def workspace(root: Path) -> Workspace:
+    return Workspace(
+        root=root,
+        target_dir=root / "target",
+        crates=(
+            crate(root, "ext-a"),
+            crate(root, "ext-b"),
+            crate(root, "rt", ext=False),
+            crate(root, "ext-c", deps=("rt",)),
+            crate(root, "ext-d", deps=("rt",)),
+            crate(root, "ext-e"),
+        ),
+    )
+
+
+def config_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "workspace": "ws",
+        "classes": {
+            "routed": {"lto": "off", "method": "staticlib", "crates": ["ext-b", "ext-a"]},
+            "shared": {"lto": "thin", "method": "together", "crates": ["ext-c", "ext-d"], "codegen-units": 2},
+        },
+        "host": {"sources": ["main.c"], "program": "app"},
+        "default-class": "routed",
+    }
+    data.update(overrides)
+    return data
+
+
+def plan_for(tmp_path: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+    config = parse_config(config_data(**overrides), file=tmp_path / "pyproject.toml")
+    return make_plan(config, workspace(tmp_path / "ws"))
+
+
+def test_routes_follow_class_order_then_list_order_then_default_members(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    assert [(r.crate.name, r.routing_class.name) for r in plan.routes] == [
+        ("ext-b", "routed"),
+        ("ext-a", "routed"),
+        ("ext-e", "routed"),  # not listed: the default class, after the listed crates
+        ("ext-c", "shared"),
+        ("ext-d", "shared"),
+    ]
+    assert "rt" not in {r.crate.name for r in plan.routes}
+
+
+def test_staticlib_class_has_one_unit_per_crate_and_together_one_per_class(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    assert [(u.name, [r.crate.name for r in u.routes]) for u in plan.units] == [
+        ("ext-b", ["ext-b"]),
+        ("ext-a", ["ext-a"]),
+        ("ext-e", ["ext-e"]),
+        ("shared", ["ext-c", "ext-d"]),
+    ]
+
+
+def test_staticlib_command_makes_cargo_apply_the_class_lto(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    command = plan.units[0].command
+    assert command[:7] == ("cargo", "rustc", "-p", "ext-b", "--lib", "--crate-type", "staticlib")
+    profile = profile_name(plan.units[0].routing_class)
+    assert profile == "buildlib-routed"
+    text = " ".join(command)
+    assert f"--profile {profile}" in text
+    assert f'--config profile.{profile}.inherits="release"' in text
+    assert f'--config profile.{profile}.lto="off"' in text
+    assert '--config build.rustflags=["--print=native-static-libs"]' in text
+    assert "--message-format json" in text
+    assert f"--manifest-path {tmp_path / 'ws' / 'Cargo.toml'}" in text
+
+
+def test_together_command_builds_all_class_crates_in_one_call(tmp_path: Path) -> None:
+    command = plan_for(tmp_path).units[-1].command
+    assert command[:3] == ("cargo", "build", "--lib")
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "-p"] == ["ext-c", "ext-d"]
+    assert "profile.buildlib-shared.codegen-units=2" in command
+    assert 'profile.buildlib-shared.lto="thin"' in command
+
+
+def test_outputs_are_separated_by_class_and_by_crate(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    route = plan.route("ext-c")
+    out = tmp_path / "build"
+    assert route.archive == out / "archives" / "shared" / "libext_c.a"
+    assert route.record == out / "archives" / "shared" / "ext-c.build.json"
+    assert route.verified_archive == out / "verified" / "ext-c" / "libext_c.a"
+    assert route.report == out / "verified" / "ext-c" / "report.json"
+    assert plan.program == out / "bin" / "app"
+
+
+def test_unlisted_ext_crate_without_default_class_is_an_error(tmp_path: Path) -> None:
+    data = config_data()
+    del data["default-class"]
+    config = parse_config(data, file=tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError, match="ext crate 'ext-e' is in no class") as caught:
+        make_plan(config, workspace(tmp_path / "ws"))
+    assert caught.value.key == "tool.buildlib.default-class"
+
+
+@pytest.mark.parametrize(
+    ("crates", "key", "text"),
+    [
+        (["ext-b", "ext-aa"], "tool.buildlib.classes.routed.crates[1]", "did you mean 'ext-a'"),
+        (["rt"], "tool.buildlib.classes.routed.crates[0]", "does not build a staticlib"),
+    ],
+    ids=["unknown-crate", "not-a-staticlib"],
+)
+def test_class_listing_a_wrong_crate_names_the_entry(tmp_path: Path, crates: list[str], key: str, text: str) -> None:
+    data = config_data()
+    data["classes"]["routed"]["crates"] = crates
+    config = parse_config(data, file=tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError) as caught:
+        make_plan(config, workspace(tmp_path / "ws"))
+    assert caught.value.key == key
+    assert text in f"{caught.value} {caught.value.hint}"
+
+
+def test_a_class_named_like_a_crate_collides_with_its_build_task(tmp_path: Path) -> None:
+    data = config_data()
+    data["classes"]["ext-e"] = {"lto": "off", "method": "together", "crates": ["ext-c"]}
+    data["classes"]["shared"]["crates"] = ["ext-d"]
+    config = parse_config(data, file=tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError, match="build:ext-e"):
+        make_plan(config, workspace(tmp_path / "ws"))
+
+
+def test_source_files_cover_path_dependencies_and_skip_target(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    ws = tmp_path / "ws"
+    for relative in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "ext-c/Cargo.toml",
+        "ext-c/src/lib.rs",
+        "ext-c/src/net/mod.rs",
+        "rt/src/lib.rs",
+        "rt/build.rs",
+        "ext-c/target/junk.rs",
+        "ext-c/.git/HEAD",
+        "ext-a/src/lib.rs",
+    ]:
+        path = ws / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    unit = plan.units[-1]  # shared: ext-c and ext-d (missing on disk is fine)
+    files = {p.relative_to(ws).as_posix() for p in source_files(plan, unit)}
+    assert files == {
+        "Cargo.toml",
+        "Cargo.lock",
+        "ext-c/Cargo.toml",
+        "ext-c/src/lib.rs",
+        "ext-c/src/net/mod.rs",
+        "rt/src/lib.rs",
+        "rt/build.rs",
+    }

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from buildlib.errors import WorkspaceError
+from buildlib.workspace import load_workspace, parse_metadata
+
+from .conftest import cargo_calls, cargo_shim
+
+
+def write_workspace(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["rt", "ext-a", "tool"]\n')
+    for name, body in {
+        "rt": '[lib]\ncrate-type = ["rlib"]\n',
+        "ext-a": '[lib]\ncrate-type = ["staticlib", "rlib"]\n[dependencies]\nrt = { path = "../rt" }\n'
+        '[dev-dependencies]\ntool = { path = "../tool" }\n',
+        "tool": "",
+    }.items():
+        (root / name / "src").mkdir(parents=True)
+        edition = "2024" if name == "ext-a" else "2021"
+        manifest = f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "{edition}"\n{body}'
+        (root / name / "Cargo.toml").write_text(manifest)
+        main = "main.rs" if name == "tool" else "lib.rs"
+        (root / name / "src" / main).write_text("fn main() {}\n" if name == "tool" else "")
+
+
+@pytest.fixture
+def shimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir, log = cargo_shim(tmp_path)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_workspace_comes_from_cargo_metadata(tmp_path: Path, shimmed: Path) -> None:
+    root = tmp_path / "ws"
+    write_workspace(root)
+    workspace = load_workspace(root, out_dir=tmp_path / "out")
+    names = {c.name for c in workspace.crates}
+    assert names == {"rt", "ext-a"}  # "tool" has no library target
+    ext = workspace.crate("ext-a")
+    assert ext.is_ext and not workspace.crate("rt").is_ext
+    assert ext.lib_name == "ext_a" and ext.archive_name == "libext_a.a"
+    assert ext.edition == "2024"
+    assert ext.path_deps == ("rt",)  # the dev-dependency does not count
+    assert ext.src_path == root / "ext-a" / "src" / "lib.rs"
+    assert [c.name for c in workspace.ext_crates] == ["ext-a"]
+    assert {c.name for c in workspace.with_path_deps("ext-a")} == {"ext-a", "rt"}
+
+
+def test_metadata_is_cached_until_a_manifest_changes(tmp_path: Path, shimmed: Path) -> None:
+    root = tmp_path / "ws"
+    write_workspace(root)
+    out = tmp_path / "out"
+    load_workspace(root, out_dir=out)
+    load_workspace(root, out_dir=out)
+    (root / "rt" / "src" / "lib.rs").write_text("pub fn f() {}\n")  # a source edit is not a manifest edit
+    load_workspace(root, out_dir=out)
+    assert len(cargo_calls(shimmed)) == 1
+    with (root / "rt" / "Cargo.toml").open("a") as manifest:
+        manifest.write("\n# edited\n")
+    load_workspace(root, out_dir=out)
+    assert len(cargo_calls(shimmed)) == 2
+    (out / ".buildlib" / "metadata.json").write_text("{corrupt")
+    assert {c.name for c in load_workspace(root, out_dir=out).crates} == {"rt", "ext-a"}
+    assert len(cargo_calls(shimmed)) == 3
+
+
+def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="no Cargo.toml"):
+        load_workspace(tmp_path, out_dir=tmp_path / "out")
+
+
+def test_missing_cargo_is_a_clear_error(tmp_path: Path) -> None:
+    write_workspace(tmp_path)
+    with pytest.raises(WorkspaceError, match="no-such-cargo: not found"):
+        load_workspace(tmp_path, out_dir=tmp_path / "out", cargo="no-such-cargo")
+
+
+def test_cargo_failure_shows_its_last_line(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text('[workspace]\nmembers = ["nope"]\n')
+    with pytest.raises(WorkspaceError, match="cargo metadata failed"):
+        load_workspace(tmp_path, out_dir=tmp_path / "out")
+
+
+def test_parse_metadata_rejects_output_without_the_expected_fields() -> None:
+    with pytest.raises(WorkspaceError, match="lacks an expected field"):
+        parse_metadata({"packages": []})
