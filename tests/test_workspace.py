@@ -70,7 +70,7 @@ def test_metadata_is_cached_until_a_manifest_changes(tmp_path: Path, shimmed: Pa
 
 
 def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match="no Cargo.toml"):
+    with pytest.raises(WorkspaceError, match=r"no Cargo\.toml"):
         load_workspace(tmp_path, out_dir=tmp_path / "out")
 
 
