@@ -196,3 +196,26 @@ def test_nm_is_blind_to_the_field_archive_but_the_verifier_is_not(project: Proje
     exe = project.root / "crc"
     subprocess.run(["cc", str(main), str(archive), "-lpthread", "-ldl", "-lm", "-o", str(exe)], check=True)
     assert subprocess.run([str(exe)], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('lto = "off"', 'lto = "thn"', "tool.buildlib.classes.routed.lto: expected one of off, thin, fat, got 'thn'"),
+        ('"ext-zlib", "ext-events"', '"ext-zlb", "ext-events"', "tool.buildlib.classes.routed.crates[0]: no crate 'ext-zlb'"),
+    ],
+    ids=["bad-lto", "unknown-crate"],
+)
+def test_bad_configuration_is_one_line_and_exit_2(project: Project, old: str, new: str, expected: str) -> None:
+    pyproject = project.root / "pyproject.toml"
+    original = pyproject.read_text()
+    pyproject.write_text(original.replace(old, new, 1))
+    try:
+        result = project.doit("link")
+    finally:
+        pyproject.write_text(original)
+    assert result.returncode == 2
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith("error: ") and expected in first
+    assert rest and rest[0].startswith("hint: did you mean")
+    assert "Traceback" not in result.stderr
