@@ -9,10 +9,11 @@ build record, so a later failed build can never damage it.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,48 @@ from .errors import BuildError
 from .plan import BuildUnit
 
 _NATIVE_LIBS_PREFIX = "native-static-libs:"
+_RUNNING = re.compile(r"^\s+Running `(.*)`\s*$")
+_FRESH = re.compile(r"^\s+Fresh ")
+# rustc's spellings of -C lto values.
+_LTO_VALUES = {
+    "": "fat",
+    "y": "fat",
+    "yes": "fat",
+    "on": "fat",
+    "true": "fat",
+    "fat": "fat",
+    "thin": "thin",
+    "n": "off",
+    "no": "off",
+    "off": "off",
+    "false": "off",
+}
+
+
+def parse_lto_flag(words: list[str]) -> str | None:
+    """The LTO mode of a rustc command line (the last ``-C lto[=…]`` wins), None when absent."""
+    found: str | None = None
+    for i, word in enumerate(words):
+        option = words[i + 1] if word == "-C" and i + 1 < len(words) else word[2:] if word.startswith("-Clto") else None
+        if option is not None and (option == "lto" or option.startswith("lto=")):
+            found = _LTO_VALUES.get(option.partition("=")[2], option.partition("=")[2])
+    return found
+
+
+def parse_dep_info(text: str, artifact: Path) -> tuple[str, ...]:
+    """The sources listed for ``artifact`` in the Makefile-style dep-info file cargo writes beside it.
+
+    With ``crate-type = ["staticlib", "rlib"]`` cargo names either artifact as
+    the target, so any target with the artifact's stem counts.
+    """
+    stem = artifact.with_suffix("")
+    joined = text.replace("\\\n", " ")
+    for line in joined.splitlines():
+        head, sep, tail = line.partition(": ")
+        if sep and Path(head.replace("\\ ", " ")).with_suffix("") == stem:
+            parts = re.split(r"(?<!\\)\s+", tail.strip())
+            return tuple(part.replace("\\ ", " ") for part in parts if part)
+    return ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,9 +76,16 @@ class BuildRecord:
     routing_class: str
     method: str
     lto: str
+    # What cargo passed to rustc for this staticlib: "thin", "fat", "off", or None for no -C lto.
+    # None in lto_passed with lto_observed False means cargo reused a fresh build and printed no command.
+    lto_passed: str | None
+    lto_observed: bool
+    lto_applied: bool
     command: tuple[str, ...]
+    toolchain: str
     artifact: str
     native_static_libs: tuple[str, ...]
+    sources: tuple[str, ...]
     built_at: str
     seconds: float
 
@@ -47,8 +97,8 @@ class BuildRecord:
         """Raises BuildError when the record is missing or unreadable."""
         try:
             data = json.loads(path.read_text())
-            data["command"] = tuple(data["command"])
-            data["native_static_libs"] = tuple(data["native_static_libs"])
+            for key in ("command", "native_static_libs", "sources"):
+                data[key] = tuple(data[key])
             return cls(**data)
         except (OSError, ValueError, TypeError, KeyError) as e:
             raise BuildError(
@@ -63,6 +113,20 @@ class CargoOutput:
     archives: dict[str, Path] = field(default_factory=dict)
     native_libs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     diagnostics: list[tuple[str, str]] = field(default_factory=list)
+    # crate name -> the -C lto value of its staticlib's rustc call (None: no -C lto)
+    lto_passed: dict[str, str | None] = field(default_factory=dict)
+
+    def feed_stderr(self, line: str) -> bool:
+        """Take one line of cargo's verbose stderr; return whether to show it to the user."""
+        running = _RUNNING.match(line)
+        if running is None:
+            return not _FRESH.match(line)
+        words = running.group(1).split()
+        crate_types = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--crate-type"}
+        names = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "--crate-name"]
+        if "staticlib" in crate_types and names:
+            self.lto_passed[names[0]] = parse_lto_flag(words)
+        return False
 
     def feed(self, line: str) -> tuple[str, str] | None:
         """Take one line of cargo's stdout; return (target, text) for a diagnostic to show."""
@@ -105,15 +169,28 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
     started = time.monotonic()
     output = CargoOutput()
     try:
-        process = subprocess.Popen(unit.command, cwd=unit.cwd, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            unit.command, cwd=unit.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     except FileNotFoundError as e:
         raise BuildError(
             f"build:{unit.name}: {unit.command[0]}: not found",
             hint="install Rust (rustup.rs) or set tool.buildlib.cargo",
         ) from e
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
     crate_names = {route.crate.lib_name: route.crate.name for route in unit.routes}
     shown: set[str] = set()
+    stderr = process.stderr
+
+    def pass_stderr() -> None:
+        # cargo's progress lines pass through; the verbose rustc command lines are only read.
+        for line in stderr:
+            if output.feed_stderr(line):
+                out.write(line)
+                out.flush()
+
+    forwarder = threading.Thread(target=pass_stderr, daemon=True)
+    forwarder.start()
     with process:
         for line in process.stdout:
             diagnostic = output.feed(line)
@@ -124,17 +201,39 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
                     out.write(f"--- {crate_names.get(target, target)} ---\n")
                 out.write(text)
                 out.flush()
+        forwarder.join()
     seconds = time.monotonic() - started
     if process.returncode != 0:
         raise BuildError(
             f"build:{unit.name}: cargo failed with exit code {process.returncode}; the previous archives are kept",
             hint="fix the error above and run again; command: " + " ".join(unit.command),
         )
-    return install_archives(unit, output, seconds)
+    return install_archives(unit, output, seconds, previous=_previous_records(unit))
 
 
-def install_archives(unit: BuildUnit, output: CargoOutput, seconds: float) -> list[BuildRecord]:
-    """Copy each reported archive into place and write its record; all or nothing is checked first."""
+def _previous_records(unit: BuildUnit) -> dict[str, BuildRecord]:
+    records = {}
+    for route in unit.routes:
+        try:
+            records[route.crate.name] = BuildRecord.from_file(route.record)
+        except BuildError:
+            continue
+    return records
+
+
+def lto_applied(requested: str, passed: str | None) -> bool:
+    """Whether rustc got the requested mode; no -C lto means no cross-crate LTO, which is what "off" asks."""
+    return passed == requested or (requested == "off" and passed is None)
+
+
+def install_archives(
+    unit: BuildUnit, output: CargoOutput, seconds: float, *, previous: dict[str, BuildRecord] | None = None
+) -> list[BuildRecord]:
+    """Copy each reported archive into place and write its record; all or nothing is checked first.
+
+    When cargo reused a fresh build it prints no rustc command, so the -C lto of
+    the previous record of the same command and toolchain is carried over.
+    """
     missing = [r.crate.name for r in unit.routes if r.crate.lib_name not in output.archives]
     if missing:
         raise BuildError(
@@ -144,15 +243,32 @@ def install_archives(unit: BuildUnit, output: CargoOutput, seconds: float) -> li
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     records = []
     for route in unit.routes:
-        artifact = output.archives[route.crate.lib_name]
+        lib_name = route.crate.lib_name
+        artifact = output.archives[lib_name]
+        requested = route.routing_class.lto
+        observed = lib_name in output.lto_passed
+        passed = output.lto_passed.get(lib_name)
+        before = (previous or {}).get(route.crate.name)
+        if (
+            not observed
+            and before is not None
+            and before.command == unit.command
+            and before.toolchain == unit.toolchain
+        ):
+            observed, passed = before.lto_observed, before.lto_passed
         record = BuildRecord(
             crate=route.crate.name,
             routing_class=route.routing_class.name,
             method=route.routing_class.method,
-            lto=route.routing_class.lto,
+            lto=requested,
+            lto_passed=passed,
+            lto_observed=observed,
+            lto_applied=observed and lto_applied(requested, passed),
             command=unit.command,
+            toolchain=unit.toolchain,
             artifact=str(artifact),
-            native_static_libs=output.native_libs.get(route.crate.lib_name, ()),
+            native_static_libs=output.native_libs.get(lib_name, ()),
+            sources=_sources(artifact),
             built_at=built_at,
             seconds=round(seconds, 3),
         )
@@ -162,5 +278,8 @@ def install_archives(unit: BuildUnit, output: CargoOutput, seconds: float) -> li
     return records
 
 
-def summarize(records: Iterable[BuildRecord]) -> str:
-    return ", ".join(f"{r.crate} ({r.routing_class}, lto={r.lto})" for r in records)
+def _sources(artifact: Path) -> tuple[str, ...]:
+    try:
+        return parse_dep_info(artifact.with_suffix(".d").read_text(), artifact)
+    except OSError:
+        return ()

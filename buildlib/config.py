@@ -42,6 +42,7 @@ class ClassConfig:
     codegen_units: int | None
     rustflags: tuple[str, ...]
     crates: tuple[str, ...]
+    depends_on: tuple[str, ...]
 
     @property
     def key(self) -> str:
@@ -154,7 +155,7 @@ class _Table:
 
 
 _TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "classes", "host")
-_CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates")
+_CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on")
 _HOST_KEYS = ("sources", "program", "cc", "cflags", "ldflags")
 
 
@@ -225,6 +226,7 @@ def _parse_class(name: str, table: _Table) -> ClassConfig:
         codegen_units=table.optional_positive_int("codegen-units"),
         rustflags=table.string_list("rustflags", []),
         crates=table.string_list("crates", []),
+        depends_on=table.string_list("depends-on", []),
     )
 
 

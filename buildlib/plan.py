@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import ClassConfig, ProjectConfig
 from .errors import ConfigError
+from .toolchain import Toolchain
 from .workspace import Crate, Workspace, iter_tree
 
 
@@ -38,6 +39,12 @@ class BuildUnit:
     routes: tuple[Route, ...]
     command: tuple[str, ...]
     cwd: Path
+    toolchain: str
+
+    @property
+    def fingerprint(self) -> str:
+        """What the archives depend on besides files: the command and the toolchain."""
+        return " ".join(self.command) + "\n" + self.toolchain
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,6 +53,8 @@ class Plan:
     workspace: Workspace
     routes: tuple[Route, ...]
     units: tuple[BuildUnit, ...]
+    toolchain: Toolchain
+    warnings: tuple[str, ...] = ()
 
     @property
     def program(self) -> Path:
@@ -63,7 +72,7 @@ def profile_name(routing_class: ClassConfig) -> str:
     return f"buildlib-{routing_class.name}"
 
 
-def make_plan(config: ProjectConfig, workspace: Workspace) -> Plan:
+def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain) -> Plan:
     """Route every ext crate to its class and plan one cargo call per build unit.
 
     Raises ConfigError for a class that names an unknown or non-staticlib crate,
@@ -76,50 +85,75 @@ def make_plan(config: ProjectConfig, workspace: Workspace) -> Plan:
         if not members:
             continue
         if routing_class.method == "together":
-            units.append(_unit(config, workspace, routing_class.name, routing_class, members))
+            units.append(_unit(config, workspace, toolchain, routing_class.name, routing_class, members))
         else:
-            units.extend(_unit(config, workspace, r.crate.name, routing_class, (r,)) for r in members)
+            units.extend(_unit(config, workspace, toolchain, r.crate.name, routing_class, (r,)) for r in members)
     _check_unique_unit_names(config, units)
-    return Plan(config=config, workspace=workspace, routes=routes, units=tuple(units))
+    return Plan(config=config, workspace=workspace, routes=routes, units=tuple(units), toolchain=toolchain)
+
+
+def _check_crate_name(file: str, key: str, name: str, workspace: Workspace, *, ext: bool) -> None:
+    known = [crate.name for crate in workspace.crates]
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"workspace crates: {', '.join(known)}"
+        raise ConfigError(file, key, f"no crate {name!r} in the workspace {workspace.root}", hint=hint)
+    if ext and not workspace.crate(name).is_ext:
+        raise ConfigError(
+            file,
+            key,
+            f"crate {name!r} does not build a staticlib",
+            hint='add "staticlib" to its [lib] crate-type, or remove it from the class',
+        )
+
+
+def _memberships(config: ProjectConfig, workspace: Workspace) -> dict[str, list[tuple[ClassConfig, str]]]:
+    """For each ext crate, the classes that claim it and why (a list entry or a dependency rule)."""
+    file = str(config.file)
+    claims: dict[str, list[tuple[ClassConfig, str]]] = {crate.name: [] for crate in workspace.ext_crates}
+    for routing_class in config.classes:
+        for index, name in enumerate(routing_class.crates):
+            key = f"{routing_class.key}.crates[{index}]"
+            _check_crate_name(file, key, name, workspace, ext=True)
+            claims[name].append((routing_class, f"listed in {key}"))
+        for index, dep in enumerate(routing_class.depends_on):
+            _check_crate_name(file, f"{routing_class.key}.depends-on[{index}]", dep, workspace, ext=False)
+        if not routing_class.depends_on:
+            continue
+        for crate in workspace.ext_crates:
+            reached = {c.name for c in workspace.with_path_deps(crate.name)} - {crate.name}
+            hits = [dep for dep in routing_class.depends_on if dep in reached]
+            if hits and crate.name not in routing_class.crates:
+                claims[crate.name].append((routing_class, f"depends on {hits[0]!r} ({routing_class.key}.depends-on)"))
+    return claims
 
 
 def _route_crates(config: ProjectConfig, workspace: Workspace) -> tuple[Route, ...]:
     file = str(config.file)
-    known = [crate.name for crate in workspace.crates]
-    listed: dict[str, ClassConfig] = {}
-    for routing_class in config.classes:
-        for index, name in enumerate(routing_class.crates):
-            key = f"{routing_class.key}.crates[{index}]"
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"workspace crates: {', '.join(known)}"
-                raise ConfigError(file, key, f"no crate {name!r} in the workspace {workspace.root}", hint=hint)
-            if not workspace.crate(name).is_ext:
-                raise ConfigError(
-                    file,
-                    key,
-                    f"crate {name!r} does not build a staticlib",
-                    hint='add "staticlib" to its [lib] crate-type, or remove it from the class',
-                )
-            listed[name] = routing_class
-
     by_class: dict[str, list[Route]] = {c.name: [] for c in config.classes}
-    for crate in workspace.ext_crates:
-        listed_class = listed.get(crate.name)
-        if listed_class is not None:
-            routing_class = listed_class
-        else:
-            if config.default_class is None:
-                raise ConfigError(
-                    file,
-                    "tool.buildlib.default-class",
-                    f"ext crate {crate.name!r} is in no class and no default class is set",
-                    hint=f"add it to a class's crates, or set default-class to one of: {', '.join(by_class)}",
-                )
+    for crate_name, claims in _memberships(config, workspace).items():
+        if len(claims) > 1:
+            reasons = "; ".join(f"{c.name}: {why}" for c, why in claims)
+            raise ConfigError(
+                file,
+                claims[1][0].key,
+                f"crate {crate_name!r} is claimed by {len(claims)} classes ({reasons})",
+                hint="a crate belongs to exactly one class: remove it from all but one",
+            )
+        if claims:
+            routing_class = claims[0][0]
+        elif config.default_class is not None:
             routing_class = config.class_named(config.default_class)
-        by_class[routing_class.name].append(_route(config, crate, routing_class))
+        else:
+            raise ConfigError(
+                file,
+                "tool.buildlib.default-class",
+                f"ext crate {crate_name!r} is in no class and no default class is set",
+                hint=f"add it to a class's crates, or set default-class to one of: {', '.join(by_class)}",
+            )
+        by_class[routing_class.name].append(_route(config, workspace.crate(crate_name), routing_class))
 
-    # Link order: classes in file order; within a class, its list order, then the rest.
+    # Link order: classes in file order; within a class, its list order, then the rest in workspace order.
     ordered: list[Route] = []
     for routing_class in config.classes:
         rank = {name: i for i, name in enumerate(routing_class.crates)}
@@ -170,20 +204,27 @@ def cargo_command(
     command += ["--manifest-path", str(workspace.root / "Cargo.toml"), "--profile", profile]
     for setting in settings:
         command += ["--config", setting]
-    command += ["--message-format", "json"]
+    # -v prints each rustc command line: the record reads the -C lto cargo really passed.
+    command += ["--message-format", "json", "-v"]
     return tuple(command)
 
 
 def _unit(
-    config: ProjectConfig, workspace: Workspace, name: str, routing_class: ClassConfig, routes: tuple[Route, ...]
+    config: ProjectConfig,
+    workspace: Workspace,
+    toolchain: Toolchain,
+    name: str,
+    routing_class: ClassConfig,
+    routes: tuple[Route, ...],
 ) -> BuildUnit:
-    crates = tuple(r.crate for r in routes)
+    command = cargo_command(config, workspace, routing_class, tuple(r.crate for r in routes))
     return BuildUnit(
         name=name,
         routing_class=routing_class,
         routes=routes,
-        command=cargo_command(config, workspace, routing_class, crates),
+        command=command,
         cwd=workspace.root,
+        toolchain=toolchain.describe(),
     )
 
 

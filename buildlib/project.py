@@ -1,20 +1,28 @@
-"""Loading a whole project: configuration, then the workspace cargo describes, then the plan."""
+"""Loading a whole project: configuration, the workspace cargo describes, the toolchain, the plan."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .config import load_config
+from .guards import check_plan
 from .plan import Plan, make_plan
+from .toolchain import check_method_supported, load_toolchain
 from .workspace import load_workspace
 
 
 def load_project(pyproject: Path | str) -> Plan:
     """Read ``[tool.buildlib]`` from ``pyproject`` and plan its build.
 
-    ``cargo metadata`` runs only when a manifest or the lockfile changed since
-    the last call. Raises ConfigError or WorkspaceError (both BuildlibError).
+    ``cargo metadata`` and the toolchain's ``-vV`` run only when something they
+    depend on changed since the last call. Raises ConfigError, WorkspaceError
+    or ToolchainError (all BuildlibError) for a plan that cannot work.
     """
     config = load_config(pyproject)
     workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo)
-    return make_plan(config, workspace)
+    toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir)
+    for routing_class in config.classes:
+        check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
+    plan = make_plan(config, workspace, toolchain)
+    return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))

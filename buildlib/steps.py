@@ -24,13 +24,24 @@ class VerifyFailed(BuildlibError):
     """An archive lacks linkable exports; the store keeps the previous entry."""
 
 
-def build_step(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
+def build_step(plan: Plan, unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
+    for warning in plan.warnings:
+        if warning.startswith(unit.routing_class.key + "."):
+            out.write(f"warning: {warning}\n")
     records = run_unit(unit, out=out)
     for record in records:
-        out.write(
-            f"build:{unit.name}: {record.crate} built in {record.seconds:.1f}s (class {record.routing_class}, lto={record.lto})\n"
-        )
+        out.write(f"build:{unit.name}: {record.crate} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
     return records
+
+
+def describe_lto(record: BuildRecord) -> str:
+    """Requested and applied LTO as a user reads it: "lto=thin applied", "lto=thin NOT applied: …"."""
+    if not record.lto_observed:
+        return f"lto={record.lto} requested; cargo reused a fresh build, -C lto not observed"
+    if record.lto_applied:
+        return f"lto={record.lto} applied"
+    passed = f"-C lto={record.lto_passed}" if record.lto_passed else "no -C lto"
+    return f"lto={record.lto} NOT applied: cargo passed {passed}"
 
 
 def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:

@@ -59,10 +59,10 @@ def build_tasks(plan: Plan) -> Iterator[TaskDict]:
         yield {
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
-            "actions": [_as_action(build_step, unit)],
+            "actions": [_as_action(build_step, plan, unit)],
             "file_dep": [str(path) for path in source_files(plan, unit)],
             "targets": [str(path) for route in unit.routes for path in (route.archive, route.record)],
-            "uptodate": [config_changed(" ".join(unit.command))],
+            "uptodate": [config_changed(unit.fingerprint)],
             "clean": True,
         }
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.build import BuildRecord, CargoOutput, install_archives
+from buildlib.build import BuildRecord, CargoOutput, install_archives, lto_applied, parse_dep_info, parse_lto_flag
 from buildlib.errors import BuildError
 
 from .test_plan import plan_for
@@ -76,3 +76,75 @@ def test_unreadable_record_is_a_build_error(tmp_path: Path) -> None:
     path.write_text("{}")
     with pytest.raises(BuildError, match="unreadable build record"):
         BuildRecord.from_file(path)
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("rustc --crate-name a -C opt-level=3 -C lto=thin -C codegen-units=1", "thin"),
+        ("rustc --crate-name a -C lto", "fat"),
+        ("rustc --crate-name a -Clto=fat", "fat"),
+        ("rustc --crate-name a -C lto=off", "off"),
+        ("rustc --crate-name a -C lto=no", "off"),
+        ("rustc --crate-name a -C lto=thin -C lto=off", "off"),
+        ("rustc --crate-name a -C embed-bitcode=no", None),
+    ],
+    ids=["thin", "bare-is-fat", "joined", "off", "no", "last-wins", "absent"],
+)
+def test_lto_flag_from_a_rustc_command_line(words: str, expected: str | None) -> None:
+    assert parse_lto_flag(words.split()) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "passed", "applied"),
+    [("thin", "thin", True), ("thin", None, False), ("fat", "thin", False), ("off", None, True), ("off", "off", True)],
+    ids=["thin", "thin-ignored", "fat-as-thin", "off-absent", "off"],
+)
+def test_lto_applied(requested: str, passed: str | None, applied: bool) -> None:
+    assert lto_applied(requested, passed) is applied
+
+
+def test_verbose_stderr_gives_the_staticlib_lto_and_hides_command_lines() -> None:
+    output = CargoOutput()
+    lines = [
+        "   Compiling runtime v0.1.0 (/ws/runtime)\n",
+        "     Running `CARGO=/c /r/rustc --crate-name runtime --crate-type rlib -C lto=off`\n",
+        "     Running `/r/rustc --crate-name ext_c --edition=2021 --crate-type staticlib --crate-type rlib -C opt-level=3`\n",
+        "     Running `/r/rustc --crate-name ext_d --crate-type staticlib -C lto=thin`\n",
+        "       Fresh ext-e v0.1.0\n",
+        "    Finished `buildlib-x` profile [optimized] target(s) in 1.0s\n",
+    ]
+    shown = [line for line in lines if output.feed_stderr(line)]
+    assert output.lto_passed == {"ext_c": None, "ext_d": "thin"}
+    assert shown == [lines[0], lines[-1]]
+
+
+def test_dep_info_lists_sources_of_either_artifact(tmp_path: Path) -> None:
+    text = "/t/libext_net.rlib: /ws/ext-net/src/lib.rs /ws/my\\ dir/rt.rs \\\n /ws/runtime/src/lib.rs\n\n/ws/ext-net/src/lib.rs:\n"
+    assert parse_dep_info(text, Path("/t/libext_net.a")) == (
+        "/ws/ext-net/src/lib.rs",
+        "/ws/my dir/rt.rs",
+        "/ws/runtime/src/lib.rs",
+    )
+    assert parse_dep_info(text, Path("/t/libother.a")) == ()
+
+
+def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    unit = plan.units[-1]  # the "shared" class requests thin
+    output = CargoOutput(lto_passed={"ext_c": None, "ext_d": "thin"})
+    for crate in ("ext_c", "ext_d"):
+        output.archives[crate] = tmp_path / f"lib{crate}.a"
+        output.archives[crate].write_bytes(b"!<arch>\n")
+    (tmp_path / "libext_c.d").write_text(f"{tmp_path}/libext_c.a: /ws/ext-c/src/lib.rs\n")
+    by_crate = {r.crate: r for r in install_archives(unit, output, 1.0)}
+    assert (by_crate["ext-c"].lto_passed, by_crate["ext-c"].lto_applied) == (None, False)
+    assert (by_crate["ext-d"].lto_passed, by_crate["ext-d"].lto_applied) == ("thin", True)
+    assert by_crate["ext-c"].sources == ("/ws/ext-c/src/lib.rs",)
+    assert by_crate["ext-c"].toolchain == unit.toolchain
+
+    # A rerun where cargo found everything fresh prints no rustc line: the last observation carries over.
+    again = install_archives(unit, CargoOutput(archives=output.archives), 1.0, previous=by_crate)
+    assert [(r.lto_passed, r.lto_observed, r.lto_applied) for r in again] == [(None, True, False), ("thin", True, True)]
+    unseen = install_archives(unit, CargoOutput(archives=output.archives), 1.0)
+    assert [(r.lto_observed, r.lto_applied) for r in unseen] == [(False, False), (False, False)]

@@ -8,17 +8,22 @@ import pytest
 from buildlib.config import parse_config
 from buildlib.errors import ConfigError
 from buildlib.plan import make_plan, profile_name, source_files
+from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
 
+TOOLCHAIN = Toolchain(cargo="1.95.0", rustc="1.95.0", host="x86_64-unknown-linux-gnu", llvm="22.1.2")
 
-def crate(root: Path, name: str, *, ext: bool = True, deps: tuple[str, ...] = ()) -> Crate:
+
+def crate(
+    root: Path, name: str, *, ext: bool = True, deps: tuple[str, ...] = (), only_staticlib: bool = False
+) -> Crate:
     return Crate(
         name=name,
         lib_name=name.replace("-", "_"),
         manifest_dir=root / name,
         src_path=root / name / "src" / "lib.rs",
         edition="2021",
-        crate_types=("staticlib", "rlib") if ext else ("rlib",),
+        crate_types=("staticlib",) if only_staticlib else ("staticlib", "rlib") if ext else ("rlib",),
         path_deps=deps,
     )
 
@@ -54,7 +59,7 @@ def config_data(**overrides: Any) -> dict[str, Any]:
 
 def plan_for(tmp_path: Path, **overrides: Any):  # type: ignore[no-untyped-def]
     config = parse_config(config_data(**overrides), file=tmp_path / "pyproject.toml")
-    return make_plan(config, workspace(tmp_path / "ws"))
+    return make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
 
 
 def test_routes_follow_class_order_then_list_order_then_default_members(tmp_path: Path) -> None:
@@ -118,7 +123,7 @@ def test_unlisted_ext_crate_without_default_class_is_an_error(tmp_path: Path) ->
     del data["default-class"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError, match="ext crate 'ext-e' is in no class") as caught:
-        make_plan(config, workspace(tmp_path / "ws"))
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
     assert caught.value.key == "tool.buildlib.default-class"
 
 
@@ -135,7 +140,7 @@ def test_class_listing_a_wrong_crate_names_the_entry(tmp_path: Path, crates: lis
     data["classes"]["routed"]["crates"] = crates
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError) as caught:
-        make_plan(config, workspace(tmp_path / "ws"))
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
     assert caught.value.key == key
     assert text in f"{caught.value} {caught.value.hint}"
 
@@ -146,7 +151,7 @@ def test_a_class_named_like_a_crate_collides_with_its_build_task(tmp_path: Path)
     data["classes"]["shared"]["crates"] = ["ext-d"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError, match="build:ext-e"):
-        make_plan(config, workspace(tmp_path / "ws"))
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
 
 
 def test_source_files_cover_path_dependencies_and_skip_target(tmp_path: Path) -> None:
@@ -178,3 +183,39 @@ def test_source_files_cover_path_dependencies_and_skip_target(tmp_path: Path) ->
         "rt/src/lib.rs",
         "rt/build.rs",
     }
+
+
+def test_fingerprint_changes_with_the_command_and_the_toolchain(tmp_path: Path) -> None:
+    unit = plan_for(tmp_path).units[0]
+    assert " ".join(unit.command) in unit.fingerprint
+    assert "rustc 1.95.0" in unit.fingerprint
+
+
+def test_depends_on_rule_routes_crates_that_reach_the_runtime(tmp_path: Path) -> None:
+    data = config_data()
+    data["classes"]["shared"] = {"lto": "off", "method": "together", "depends-on": ["rt"]}
+    config = parse_config(data, file=tmp_path / "pyproject.toml")
+    plan = make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+    assert [r.crate.name for r in plan.routes if r.routing_class.name == "shared"] == ["ext-c", "ext-d"]
+
+
+def test_a_crate_claimed_by_a_list_and_a_rule_of_two_classes_is_an_error(tmp_path: Path) -> None:
+    data = config_data()
+    data["classes"]["routed"]["crates"] = ["ext-a", "ext-c"]
+    data["classes"]["shared"] = {"lto": "off", "method": "together", "depends-on": ["rt"]}
+    config = parse_config(data, file=tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError, match="crate 'ext-c' is claimed by 2 classes") as caught:
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+    message = str(caught.value)
+    assert "listed in tool.buildlib.classes.routed.crates[1]" in message
+    assert "depends on 'rt' (tool.buildlib.classes.shared.depends-on)" in message
+
+
+def test_depends_on_an_unknown_crate_is_an_error(tmp_path: Path) -> None:
+    data = config_data()
+    data["classes"]["shared"]["depends-on"] = ["rtt"]
+    config = parse_config(data, file=tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError, match="no crate 'rtt'") as caught:
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+    assert caught.value.key == "tool.buildlib.classes.shared.depends-on[0]"
+    assert caught.value.hint == "did you mean 'rt'?"

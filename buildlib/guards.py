@@ -1,0 +1,75 @@
+"""Guard rails checked before anything is built: LTO combinations that cannot link.
+
+Every Rust staticlib carries its own copy of std. Without LTO the copies are
+the same std objects in every archive, so the linker takes the first and
+ignores the rest. LTO rewrites each archive's copy differently, and then the
+copies collide. Measured here (cargo 1.95, GNU ld 2.40, two archives that a C
+program calls into):
+
+- fat + any other Rust staticlib: ``multiple definition of rust_eh_personality`` (F4);
+- thin + thin: multiple definitions of std symbols;
+- thin + off: links only with the thin archive last on the link line.
+
+Whether LTO applies at all is cargo's decision: it passes no ``-C lto`` when it
+builds an rlib of the same crate in the same call (cargo#2301, F1). The build
+record shows what cargo really passed; these checks use the same rule up front.
+"""
+
+from __future__ import annotations
+
+from .config import ClassConfig, LtoMode
+from .errors import ConfigError
+from .plan import Plan, Route
+from .workspace import Crate
+
+
+def effective_lto(routing_class: ClassConfig, crate: Crate) -> LtoMode:
+    """The LTO mode cargo will really apply to ``crate``'s staticlib under ``routing_class``."""
+    if routing_class.method == "staticlib" or set(crate.crate_types) == {"staticlib"}:
+        return routing_class.lto
+    # cargo passes no -C lto at all (or lto=off): rustc does no cross-crate LTO.
+    return "off"
+
+
+def check_plan(plan: Plan) -> list[str]:
+    """Raise ConfigError for LTO combinations that cannot link; return warnings for ignored settings."""
+    file = str(plan.config.file)
+    lto_routes = [(r, effective_lto(r.routing_class, r.crate)) for r in plan.routes]
+    fat = [r for r, mode in lto_routes if mode == "fat"]
+    thin = [r for r, mode in lto_routes if mode == "thin"]
+    if fat and len(plan.routes) > 1:
+        raise ConfigError(
+            file,
+            f"{fat[0].routing_class.key}.lto",
+            f"fat-LTO archives ({_names(fat)}) cannot be linked with other Rust staticlibs: "
+            "each std copy collides (multiple definition of rust_eh_personality, F4)",
+            hint='use lto = "thin" or "off" for this class',
+        )
+    if len(thin) > 1:
+        raise ConfigError(
+            file,
+            f"{thin[0].routing_class.key}.lto",
+            f"{len(thin)} thin-LTO archives ({_names(thin)}) would each bring a rewritten std copy, and those collide",
+            hint='keep at most one crate under thin LTO, or use lto = "off"',
+        )
+    if thin and thin[0] is not plan.routes[-1]:
+        raise ConfigError(
+            file,
+            f"{thin[0].routing_class.key}.lto",
+            f"the thin-LTO archive of {thin[0].crate.name} links only when it is last on the link line",
+            hint=f"move [{thin[0].routing_class.key}] after the other classes and list {thin[0].crate.name} last",
+        )
+    warnings = []
+    for routing_class in plan.config.classes:
+        ignored = [r for r, mode in lto_routes if r.routing_class is routing_class and mode != routing_class.lto]
+        if ignored:
+            warnings.append(
+                f"{routing_class.key}.lto: {routing_class.lto!r} is requested, but {_names(ignored)} also build an "
+                "rlib in the same cargo call, so cargo passes no -C lto (cargo#2301); "
+                'use method = "staticlib" to apply it'
+            )
+    return warnings
+
+
+def _names(routes: list[Route]) -> str:
+    return ", ".join(route.crate.name for route in routes)

@@ -1,0 +1,151 @@
+"""The Rust toolchain in use: ``cargo -vV`` and ``rustc -vV``, cached so a no-op run spawns nothing.
+
+The cache key is what can change the answer without a manifest changing: the
+resolved binaries, rustup's settings and installed toolchains, the toolchain
+override variables, and ``rust-toolchain`` files from the workspace upwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from . import _fs
+from .errors import BuildlibError
+
+_CACHE_VERSION = 1
+_OVERRIDE_VARIABLES = ("RUSTUP_TOOLCHAIN", "RUSTC", "RUSTUP_HOME", "CARGO_HOME")
+_TOOLCHAIN_FILES = ("rust-toolchain", "rust-toolchain.toml")
+
+
+class ToolchainError(BuildlibError):
+    """cargo or rustc is missing, broken, or too old for what the configuration asks."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Toolchain:
+    cargo: str
+    rustc: str
+    host: str
+    llvm: str
+
+    @property
+    def cargo_version(self) -> Version:
+        return Version(self.cargo)
+
+    @property
+    def rustc_version(self) -> Version:
+        return Version(self.rustc)
+
+    def describe(self) -> str:
+        return f"cargo {self.cargo}, rustc {self.rustc} (LLVM {self.llvm}, {self.host})"
+
+
+def parse_version_output(text: str, tool: str) -> dict[str, str]:
+    """The ``key: value`` lines of ``cargo -vV`` / ``rustc -vV``.
+
+    Raises ToolchainError when the release line is missing or not a version.
+    """
+    fields = {}
+    for line in text.splitlines()[1:]:
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    release = fields.get("release", "")
+    try:
+        Version(release.split("-")[0])
+    except InvalidVersion as e:
+        raise ToolchainError(f"{tool} -vV: cannot read a version from {release!r}") from e
+    fields["release"] = release.split("-")[0]
+    return fields
+
+
+def _run_version(tool: str) -> dict[str, str]:
+    try:
+        result = subprocess.run([tool, "-vV"], capture_output=True, text=True, check=False)
+    except FileNotFoundError as e:
+        raise ToolchainError(
+            f"{tool}: not found on PATH", hint="install Rust (rustup.rs) or set tool.buildlib.cargo"
+        ) from e
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ToolchainError(f"{tool} -vV failed: {last}")
+    return parse_version_output(result.stdout, tool)
+
+
+def _stat_key(path: Path | None) -> str:
+    if path is None:
+        return "-"
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"{path}:absent"
+    return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def _cache_key(cargo: str, workspace: Path) -> str:
+    rustc = os.environ.get("RUSTC", "rustc")
+    parts = [f"v{_CACHE_VERSION}"]
+    for tool in (cargo, rustc):
+        found = shutil.which(tool)
+        parts.append(_stat_key(Path(found).resolve() if found else None))
+    rustup_home = Path(os.environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
+    parts += [_stat_key(rustup_home / "settings.toml"), _stat_key(rustup_home / "toolchains")]
+    parts += [f"{name}={os.environ.get(name, '')}" for name in _OVERRIDE_VARIABLES]
+    for directory in (workspace, *workspace.parents):
+        parts += [_stat_key(directory / name) for name in _TOOLCHAIN_FILES if (directory / name).exists()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path) -> Toolchain:
+    """The toolchain cargo will use in ``workspace``, from the cache when nothing could have changed it.
+
+    Raises ToolchainError when cargo or rustc is missing or prints no version.
+    """
+    key = _cache_key(cargo, workspace)
+    cache = out_dir / ".buildlib" / "toolchain.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return Toolchain(**cached["toolchain"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache or an unreadable one: ask the tools
+    cargo_fields = _run_version(cargo)
+    rustc_fields = _run_version(os.environ.get("RUSTC", "rustc"))
+    toolchain = Toolchain(
+        cargo=cargo_fields["release"],
+        rustc=rustc_fields["release"],
+        host=rustc_fields.get("host", "unknown"),
+        llvm=rustc_fields.get("LLVM version", "unknown"),
+    )
+    _fs.write_atomic(cache, json.dumps({"key": key, "toolchain": asdict(toolchain)}).encode())
+    return toolchain
+
+
+# The cargo features each method relies on, with the release that added them.
+MINIMUM_CARGO = {
+    "--config on the command line": Version("1.63"),
+    "cargo rustc --crate-type": Version("1.64"),
+}
+METHOD_NEEDS = {
+    "staticlib": ("--config on the command line", "cargo rustc --crate-type"),
+    "together": ("--config on the command line",),
+}
+
+
+def check_method_supported(toolchain: Toolchain, method: str, where: str) -> None:
+    """Raise ToolchainError when cargo is too old for ``method`` (``where`` names the class key)."""
+    for feature in METHOD_NEEDS.get(method, ()):
+        needed = MINIMUM_CARGO[feature]
+        if toolchain.cargo_version < needed:
+            raise ToolchainError(
+                f"{where}: method {method!r} needs {feature} (cargo {needed}), this cargo is {toolchain.cargo}",
+                hint="update Rust (rustup update) or choose another method",
+            )

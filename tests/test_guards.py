@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildlib.config import parse_config
+from buildlib.errors import ConfigError
+from buildlib.guards import check_plan, effective_lto
+from buildlib.plan import make_plan
+
+from .test_plan import TOOLCHAIN, crate, workspace
+
+
+def plan_with(tmp_path: Path, classes: dict[str, Any]):  # type: ignore[no-untyped-def]
+    data = {
+        "workspace": "ws",
+        "classes": classes,
+        "host": {"sources": ["m.c"], "program": "p"},
+        "default-class": "a" if "a" in classes else next(iter(classes)),
+    }
+    return make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(tmp_path / "ws"), TOOLCHAIN)
+
+
+@pytest.mark.parametrize(
+    ("method", "only_staticlib", "lto", "expected"),
+    [
+        ("staticlib", False, "thin", "thin"),
+        ("together", False, "thin", "off"),  # cargo#2301: an rlib in the same call drops -C lto
+        ("together", True, "fat", "fat"),
+        ("together", False, "off", "off"),
+    ],
+    ids=["staticlib-method", "together-with-rlib", "together-staticlib-only", "off"],
+)
+def test_effective_lto_follows_cargo(
+    tmp_path: Path, method: str, only_staticlib: bool, lto: str, expected: str
+) -> None:
+    plan = plan_with(tmp_path, {"c": {"lto": lto, "method": method}})
+    assert effective_lto(plan.routes[0].routing_class, crate(tmp_path, "x", only_staticlib=only_staticlib)) == expected
+
+
+def test_all_off_is_fine(tmp_path: Path) -> None:
+    assert check_plan(plan_with(tmp_path, {"a": {"lto": "off"}})) == []
+
+
+def test_fat_with_other_archives_is_an_error_naming_them(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "fat", "crates": ["ext-a", "ext-b"]}})
+    with pytest.raises(ConfigError, match=r"fat-LTO archives \(ext-a, ext-b\).*rust_eh_personality") as caught:
+        check_plan(plan)
+    assert caught.value.key == "tool.buildlib.classes.hot.lto"
+    assert "thin" in (caught.value.hint or "")
+
+
+def test_two_thin_archives_are_an_error(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "thin", "crates": ["ext-a", "ext-b"]}})
+    with pytest.raises(ConfigError, match=r"2 thin-LTO archives \(ext-a, ext-b\)"):
+        check_plan(plan)
+
+
+def test_one_thin_archive_must_be_last(tmp_path: Path) -> None:
+    first = plan_with(tmp_path, {"hot": {"lto": "thin", "crates": ["ext-a"]}, "a": {"lto": "off"}})
+    with pytest.raises(ConfigError, match="links only when it is last"):
+        check_plan(first)
+    last = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "thin", "crates": ["ext-a"]}})
+    assert [r.crate.name for r in last.routes][-1] == "ext-a"
+    assert check_plan(last) == []
+
+
+def test_lto_that_cargo_will_ignore_is_a_warning_that_says_why(tmp_path: Path) -> None:
+    plan = plan_with(
+        tmp_path, {"a": {"lto": "off"}, "shared": {"lto": "thin", "method": "together", "crates": ["ext-c", "ext-d"]}}
+    )
+    (warning,) = check_plan(plan)
+    assert warning.startswith(
+        "tool.buildlib.classes.shared.lto: 'thin' is requested, but ext-c, ext-d also build an rlib"
+    )
+    assert "cargo#2301" in warning and 'method = "staticlib"' in warning

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from buildlib.toolchain import Toolchain, ToolchainError, check_method_supported, load_toolchain, parse_version_output
+
+from .conftest import cargo_calls, cargo_shim, require
+
+RUSTC_VV = """rustc 1.95.0 (59807616e 2026-04-14)
+binary: rustc
+commit-hash: 59807616e1fa2540724bfbac14d7976d7e4a3860
+host: x86_64-unknown-linux-gnu
+release: 1.95.0
+LLVM version: 22.1.2
+"""
+
+
+def test_parse_version_output() -> None:
+    fields = parse_version_output(RUSTC_VV, "rustc")
+    assert (fields["release"], fields["host"], fields["LLVM version"]) == (
+        "1.95.0",
+        "x86_64-unknown-linux-gnu",
+        "22.1.2",
+    )
+    nightly = parse_version_output(RUSTC_VV.replace("release: 1.95.0", "release: 1.97.0-nightly"), "rustc")
+    assert nightly["release"] == "1.97.0"
+    with pytest.raises(ToolchainError, match="cannot read a version"):
+        parse_version_output("rustc ?\nrelease: banana\n", "rustc")
+
+
+@pytest.mark.parametrize(
+    ("cargo", "method", "message"),
+    [
+        ("1.62.1", "together", r"needs --config on the command line \(cargo 1.63\), this cargo is 1.62.1"),
+        ("1.63.0", "staticlib", r"needs cargo rustc --crate-type \(cargo 1.64\), this cargo is 1.63.0"),
+    ],
+    ids=["config-flag", "crate-type-flag"],
+)
+def test_too_old_cargo_for_a_method_names_both_versions(cargo: str, method: str, message: str) -> None:
+    toolchain = Toolchain(cargo=cargo, rustc=cargo, host="h", llvm="14")
+    with pytest.raises(ToolchainError, match=message):
+        check_method_supported(toolchain, method, "tool.buildlib.classes.x.method")
+    check_method_supported(Toolchain(cargo="1.64.0", rustc="1.64.0", host="h", llvm="14"), method, "k")
+
+
+def test_real_toolchain_is_read_once_then_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir, log = cargo_shim(tmp_path)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    first = load_toolchain("cargo", workspace=tmp_path, out_dir=tmp_path / "out")
+    second = load_toolchain("cargo", workspace=tmp_path, out_dir=tmp_path / "out")
+    assert first == second
+    assert first.rustc_version >= Version("1.64")
+    assert cargo_calls(log) == ["-vV"]
+    (tmp_path / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "stable"\n')
+    load_toolchain("cargo", workspace=tmp_path, out_dir=tmp_path / "out")
+    assert cargo_calls(log) == ["-vV", "-vV"], "a rust-toolchain file invalidates the cache"
+
+
+def test_missing_cargo(tmp_path: Path) -> None:
+    require("cargo")
+    with pytest.raises(ToolchainError, match="no-such-cargo: not found on PATH"):
+        load_toolchain("no-such-cargo", workspace=tmp_path, out_dir=tmp_path / "out")
