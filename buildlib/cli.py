@@ -1,7 +1,8 @@
 """The ``buildlib`` command line: ``main(argv) -> int`` with fixed exit codes.
 
-Exit codes: 0 every expected export can satisfy the link; 1 some cannot;
-2 the input could not be read, or the command line is wrong.
+``verify`` exits 0 when every expected export can satisfy the link, 1 when
+some cannot, 2 when the input could not be read. Other commands exit 0, or 2
+with one ``error:`` line for a project that cannot be loaded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from .archive import read_archive
 from .errors import ArchiveError, BuildlibError
 from .exports import read_exports_file, scan_crate
+from .project import load_project
+from .status import project_status
 from .verify import VerifyResult, is_linkable, verify_archive
 
 EXIT_OK = 0
@@ -38,18 +41,26 @@ def _parser() -> argparse.ArgumentParser:
         "--shared", action="store_true", help="the archive goes into a shared library: hidden symbols fail"
     )
     verify.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+    status = commands.add_parser(
+        "status", help="per crate: class, LTO requested and applied, size, exports, when verified"
+    )
+    status.add_argument(
+        "--project", type=Path, default=Path("pyproject.toml"), help="the pyproject.toml (default: ./pyproject.toml)"
+    )
+    status.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _verify(args)
+        return _verify(args) if args.command == "verify" else _status(args)
     except BuildlibError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.hint:
             print(f"hint: {e.hint}", file=sys.stderr)
-        return EXIT_UNREADABLE if isinstance(e, ArchiveError) or args.command == "verify" else EXIT_FAILED
+        return EXIT_UNREADABLE
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -80,16 +91,48 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def format_table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Left-aligned columns; the last column is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]) for row in rows
+    ]
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = project_status(load_project(args.project))
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+        return EXIT_OK
+    table: list[tuple[str, ...]] = [("crate", "class", "method", "lto", "applied", "archive", "exports", "verified")]
+    for row in rows:
+        applied = (
+            "-" if row.lto_applied is None else "yes" if row.lto_applied else f"NO ({row.lto_passed or 'no -C lto'})"
+        )
+        size = "-" if row.archive_bytes is None else f"{row.archive_bytes / 1e6:.1f} MB"
+        exports = "-" if row.exports_expected is None else f"{row.exports_ok}/{row.exports_expected}"
+        table.append(
+            (
+                row.crate,
+                row.routing_class,
+                row.method,
+                row.lto_requested,
+                applied,
+                size,
+                exports,
+                row.verified_at or "never",
+            )
+        )
+    print("\n".join(format_table(table)))
+    return EXIT_OK
+
+
 def _table(result: VerifyResult) -> str:
-    rows = [("symbol", "status", "member", "reason")]
+    rows: list[tuple[str, ...]] = [("symbol", "status", "member", "reason")]
     for symbol in result.symbols:
         mark = "" if is_linkable(symbol.status, shared=result.shared) else "  <-- cannot link"
         rows.append((symbol.name, symbol.status, symbol.member or "-", symbol.reason + mark))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
-        for row in rows
-    ]
+    lines = format_table(rows)
     verdict = "ok" if result.ok else f"{len(result.failures)} of {len(result.symbols)} cannot link"
     lines.append(f"{result.archive} ({result.format}): {verdict}")
     return "\n".join(lines)

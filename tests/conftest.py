@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,49 @@ def cargo_shim(directory: Path) -> tuple[Path, Path]:
 
 def cargo_calls(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if line]
+
+
+@dataclass
+class Project:
+    root: Path
+    env: dict[str, str]
+    log: Path
+
+    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
+        self.log.write_text("")
+        return subprocess.run(
+            [sys.executable, "-m", "doit", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    @property
+    def calls(self) -> list[str]:
+        return cargo_calls(self.log)
+
+    @property
+    def program(self) -> Path:
+        return self.root / "build" / "bin" / "host"
+
+    def run_program(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.program)], capture_output=True, text=True, check=False)
+
+
+def executed(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """Tasks doit ran (". name"); skipped ones print "-- name"."""
+    return {line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")}
+
+
+def copy_project(root: Path) -> Project:
+    """A copy of this project (configuration, dodo.py, fixture workspace) with a logging cargo first on PATH."""
+    require("cc")
+    for name in ("pyproject.toml", "dodo.py"):
+        shutil.copy2(PROJECT / name, root / name)
+    shutil.copytree(PROJECT / "crates-fixtures", root / "crates-fixtures", ignore=shutil.ignore_patterns("target"))
+    bin_dir, log = cargo_shim(root)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_TARGET")}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return Project(root=root, env=env, log=log)

@@ -7,16 +7,13 @@ edits, then a replaced archive. A logging `cargo` shim first on PATH counts call
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from .conftest import PROJECT, cargo_calls, cargo_shim, require
+from .conftest import Project, copy_project, executed, require
 
 pytestmark = pytest.mark.integration
 
@@ -24,51 +21,9 @@ ROUTED = ["ext-zlib", "ext-events", "ext-hash"]  # one cargo rustc each (classes
 TOGETHER = ["ext-net", "ext-timers"]
 
 
-@dataclass
-class Project:
-    root: Path
-    env: dict[str, str]
-    log: Path
-
-    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
-        self.log.write_text("")
-        return subprocess.run(
-            [sys.executable, "-m", "doit", *args],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-    @property
-    def calls(self) -> list[str]:
-        return cargo_calls(self.log)
-
-    @property
-    def program(self) -> Path:
-        return self.root / "build" / "bin" / "host"
-
-    def run_program(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.program)], capture_output=True, text=True, check=False)
-
-
-def executed(result: subprocess.CompletedProcess[str]) -> set[str]:
-    """Tasks doit ran (". name"); skipped ones print "-- name"."""
-    return {line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")}
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    require("cc")
-    root = tmp_path_factory.mktemp("project")
-    for name in ("pyproject.toml", "dodo.py"):
-        shutil.copy2(PROJECT / name, root / name)
-    shutil.copytree(PROJECT / "crates-fixtures", root / "crates-fixtures", ignore=shutil.ignore_patterns("target"))
-    bin_dir, log = cargo_shim(root)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_TARGET")}
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return Project(root=root, env=env, log=log)
+    return copy_project(tmp_path_factory.mktemp("project"))
 
 
 def test_cold_link_builds_verifies_links_and_the_program_passes(project: Project) -> None:
