@@ -43,17 +43,59 @@ class Member:
     size: int
 
 
+class _Index:
+    """A symbol index: symbol -> member positions, looked up without decoding every name."""
+
+    def __init__(self, names: bytes, positions: tuple[int, ...]) -> None:
+        # names: NUL-terminated symbol names, the i-th belonging to positions[i].
+        self._names = names
+        self._positions = positions
+        self._all: dict[str, tuple[int, ...]] | None = None
+
+    def lookup(self, name: str) -> tuple[int, ...]:
+        needle = name.encode() + b"\0"
+        found: list[int] = []
+        start = 0
+        while (at := self._names.find(needle, start)) != -1:
+            if at == 0 or self._names[at - 1] == 0:  # a whole name, not the tail of a longer one
+                ordinal = self._names.count(b"\0", 0, at)
+                if ordinal < len(self._positions):
+                    found.append(self._positions[ordinal])
+            start = at + 1
+        return tuple(found)
+
+    def all(self) -> dict[str, tuple[int, ...]]:
+        if self._all is None:
+            collected: dict[str, list[int]] = {}
+            for raw, position in zip(self._names.split(b"\0"), self._positions, strict=False):
+                collected.setdefault(_decode(raw), []).append(position)
+            self._all = {symbol: tuple(positions) for symbol, positions in collected.items()}
+        return self._all
+
+
+_NO_INDEX = _Index(b"", ())
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Archive:
-    """A parsed archive. ``index`` maps each indexed symbol to member positions."""
+    """A parsed archive: its members and its symbol index (symbol -> member positions)."""
 
     path: str
     kind: Kind
     members: tuple[Member, ...]
-    index: dict[str, tuple[int, ...]]
     has_index: bool
     _data: bytes | mmap.mmap
+    _index: _Index = _NO_INDEX
     _loader: Callable[[Member], bytes] | None = None
+
+    @property
+    def index(self) -> dict[str, tuple[int, ...]]:
+        """The whole index, decoded (built on first use; ``lookup`` is cheaper for a few names)."""
+        return self._index.all()
+
+    def lookup(self, name: str) -> tuple[int, ...]:
+        """Positions of the members the index says define ``name`` (empty when not indexed)."""
+        return self._index.lookup(name)
 
     def member_data(self, member: Member) -> bytes:
         """The bytes of ``member`` (read from disk for a thin archive)."""
@@ -117,7 +159,7 @@ def parse_archive(data: bytes | mmap.mmap | memoryview, path: str = "<bytes>") -
     if detect_format(bytes(data[:4])) == "unknown":
         raise ArchiveError(f"{path}: not an archive or object file (starts with {bytes(data[:8])!r})")
     member = Member(index=0, name=Path(path).name, header_offset=0, data_offset=0, size=len(data))
-    return Archive(path=path, kind="object", members=(member,), index={}, has_index=False, _data=data)
+    return Archive(path=path, kind="object", members=(member,), has_index=False, _data=data)
 
 
 def _field_int(raw: bytes, path: str, offset: int, what: str) -> int:
@@ -187,19 +229,14 @@ def _parse_members(data: bytes | mmap.mmap, path: str, *, thin: bool) -> Archive
         offset = data_offset + stored + (stored & 1)
 
     by_header = {m.header_offset: m.index for m in members}
-    index: dict[str, tuple[int, ...]] = {}
+    index = _NO_INDEX
     if index_blob is not None:
         blob, word, flavour = index_blob
-        pairs = _gnu_index(blob, word, path) if flavour == "gnu" else _bsd_index(blob, word, path)
-        collected: dict[str, list[int]] = {}
-        for symbol, header_offset in pairs:
-            position = by_header.get(header_offset)
-            if position is None:
-                raise ArchiveError(
-                    f"{path}: index entry {symbol!r} points at offset {header_offset}, where no member starts"
-                )
-            collected.setdefault(symbol, []).append(position)
-        index = {symbol: tuple(positions) for symbol, positions in collected.items()}
+        names, offsets = _gnu_index(blob, word, path) if flavour == "gnu" else _bsd_index(blob, word, path)
+        stray = set(offsets) - by_header.keys()
+        if stray:
+            raise ArchiveError(f"{path}: symbol index points at offset {min(stray)}, where no member starts")
+        index = _Index(names, tuple(by_header[offset] for offset in offsets))
 
     kind: Kind = "thin" if thin else ("bsd" if bsd else "gnu")
     loader = _thin_loader(path) if thin else None
@@ -207,9 +244,9 @@ def _parse_members(data: bytes | mmap.mmap, path: str, *, thin: bool) -> Archive
         path=path,
         kind=kind,
         members=tuple(members),
-        index=index,
         has_index=index_blob is not None,
         _data=data,
+        _index=index,
         _loader=loader,
     )
 
@@ -229,7 +266,8 @@ def _gnu_name(field: bytes, long_names: bytes, path: str, offset: int) -> str:
     return _decode(field[:-1] if field.endswith(b"/") else field)
 
 
-def _gnu_index(blob: bytes, word: int, path: str) -> list[tuple[str, int]]:
+def _gnu_index(blob: bytes, word: int, path: str) -> tuple[bytes, tuple[int, ...]]:
+    """The names (NUL-terminated, in entry order) and member header offsets of a GNU index."""
     code = ">I" if word == 4 else ">Q"
     if len(blob) < word:
         raise ArchiveError(f"{path}: symbol index is truncated")
@@ -238,14 +276,15 @@ def _gnu_index(blob: bytes, word: int, path: str) -> list[tuple[str, int]]:
     if count > len(blob) // word or table_end > len(blob):
         raise ArchiveError(f"{path}: symbol index claims {count} entries, too many for its {len(blob)} bytes")
     offsets = struct.unpack_from(f">{count}{code[1]}", blob, word)
-    names = blob[table_end:].split(b"\0")
-    if len(names) < count:
-        raise ArchiveError(f"{path}: symbol index lists {count} offsets but only {len(names)} names")
-    return [(_decode(names[i]), offsets[i]) for i in range(count)]
+    names = blob[table_end:]
+    if names.count(b"\0") < count:
+        raise ArchiveError(f"{path}: symbol index lists {count} offsets but fewer names")
+    return names, offsets
 
 
-def _bsd_index(blob: bytes, word: int, path: str) -> list[tuple[str, int]]:
-    # Mach-O and BSD archives are written in the target's byte order: little-endian for
+def _bsd_index(blob: bytes, word: int, path: str) -> tuple[bytes, tuple[int, ...]]:
+    """The names and member header offsets of a BSD ``__.SYMDEF`` index, in entry order."""
+    # BSD and Mach-O archives are written in the target's byte order: little-endian for
     # every target we meet (x86_64, arm64).
     code = "<I" if word == 4 else "<Q"
     if len(blob) < word:
@@ -256,16 +295,17 @@ def _bsd_index(blob: bytes, word: int, path: str) -> list[tuple[str, int]]:
         raise ArchiveError(f"{path}: BSD symbol index claims {ranlib_bytes} bytes of entries, more than it holds")
     (string_bytes,) = struct.unpack_from(code, blob, strings_at)
     strings = blob[strings_at + word : strings_at + word + string_bytes]
-    pairs = []
-    for position in range(word, strings_at, 2 * word):
-        name_at, member_at = struct.unpack_from(f"<2{code[1]}", blob, position)
+    names: list[bytes] = []
+    offsets: list[int] = []
+    for name_at, member_at in struct.iter_unpack(f"<2{code[1]}", blob[word:strings_at]):
         if name_at >= len(strings):
             raise ArchiveError(
                 f"{path}: BSD symbol index entry names string offset {name_at}, outside its string table"
             )
         stop = strings.find(b"\0", name_at)
-        pairs.append((_decode(strings[name_at : stop if stop != -1 else len(strings)]), member_at))
-    return pairs
+        names.append(strings[name_at : stop if stop != -1 else len(strings)])
+        offsets.append(member_at)
+    return b"".join(name + b"\0" for name in names), tuple(offsets)
 
 
 def _thin_loader(path: str) -> Callable[[Member], bytes]:

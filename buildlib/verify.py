@@ -21,6 +21,9 @@ Status = Literal["ok", "missing", "local", "hidden", "undefined", "bitcode-only"
 # When members disagree, the best evidence wins: one member that can satisfy the link decides.
 _PRECEDENCE: tuple[Status, ...] = ("ok", "hidden", "not-indexed", "bitcode-only", "local", "undefined")
 
+# An indexed member that defines the name settles these; anything else needs every member.
+_SETTLED_BY_INDEX: frozenset[Status] = frozenset({"ok", "hidden", "bitcode-only"})
+
 REASONS: dict[str, str] = {
     "ok": "defined, global and indexed",
     "missing": "no member defines or mentions it",
@@ -86,10 +89,17 @@ def verify_archive(archive: Archive, expected: Iterable[str], *, shared: bool = 
 
     results = []
     for name in sorted(set(expected)):
-        indexed = {archive.members[i].index for i in archive.index.get(name, ())}
-        candidates = {m.index: m for m in archive.find_bytes(name.encode())}
-        candidates.update({i: archive.members[i] for i in indexed})
-        results.append(_decide(name, [(m, symbols_of(m)) for m in candidates.values()], indexed, archive))
+        indexed = set(archive.lookup(name))
+        # The index names the members to parse; when they settle the question, the
+        # other members (a Rust staticlib has hundreds) are never read.
+        result = _decide(
+            name, [(archive.members[i], symbols_of(archive.members[i])) for i in sorted(indexed)], indexed, archive
+        )
+        if result.status not in _SETTLED_BY_INDEX:
+            candidates = {m.index: m for m in archive.find_bytes(name.encode())}
+            candidates.update({i: archive.members[i] for i in indexed})
+            result = _decide(name, [(m, symbols_of(m)) for m in candidates.values()], indexed, archive)
+        results.append(result)
 
     return VerifyResult(
         archive=archive.path,

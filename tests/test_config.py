@@ -140,5 +140,5 @@ def test_load_config_errors_are_one_line(tmp_path: Path, content: str | None, ex
 def test_the_projects_own_configuration_is_valid() -> None:
     project = Path(__file__).resolve().parent.parent
     config = load_config(project / "pyproject.toml")
-    assert {c.name for c in config.classes} == {"routed", "together"}
+    assert [c.name for c in config.classes] == ["routed", "together", "hot"]
     assert config.workspace == project / "crates-fixtures"
