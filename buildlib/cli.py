@@ -18,7 +18,7 @@ from .errors import ArchiveError, BuildlibError
 from .exports import read_exports_file, scan_crate
 from .project import load_project
 from .status import project_status
-from .verify import VerifyResult, is_linkable, verify_archive
+from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, verify_archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -128,11 +128,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _table(result: VerifyResult) -> str:
-    rows: list[tuple[str, ...]] = [("symbol", "status", "member", "reason")]
+    rows: list[tuple[str, ...]] = [("symbol", "status", "member", "reason / fix")]
     for symbol in result.symbols:
-        mark = "" if is_linkable(symbol.status, shared=result.shared) else "  <-- cannot link"
-        rows.append((symbol.name, symbol.status, symbol.member or "-", symbol.reason + mark))
+        linkable = is_linkable(symbol.status, shared=result.shared)
+        advice = symbol.reason if linkable or not symbol.hint else f"{symbol.reason}; fix: {symbol.hint}"
+        rows.append((symbol.name, symbol.status if linkable else symbol.status.upper(), symbol.member or "-", advice))
     lines = format_table(rows)
+    if result.embedded_bitcode:
+        lines.append(f"note: {EMBEDDED_BITCODE_NOTE}")
     verdict = "ok" if result.ok else f"{len(result.failures)} of {len(result.symbols)} cannot link"
     lines.append(f"{result.archive} ({result.format}): {verdict}")
     return "\n".join(lines)

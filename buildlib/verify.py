@@ -34,6 +34,20 @@ REASONS: dict[str, str] = {
     "not-indexed": "defined, but the archive index has no entry for it (run ranlib / llvm-ar s)",
 }
 
+HINTS: dict[str, str] = {
+    "ok": "",
+    "missing": "export it with #[no_mangle] or #[export_name], or check the archive is this crate's",
+    "local": 'build the crate so cargo does not internalize it: lto = "off", or method = "staticlib"',
+    "hidden": "give it default visibility if a shared library must export it",
+    "undefined": "link the archive of the crate that defines it",
+    "bitcode-only": "drop -Clinker-plugin-lto (or link with an LTO-aware linker plugin of the same LLVM)",
+    "not-indexed": "add an index: ranlib ARCHIVE, or llvm-ar s ARCHIVE",
+}
+EMBEDDED_BITCODE_NOTE = (
+    "members carry embedded LLVM bitcode (.llvmbc / __LLVM) beside their machine code: harmless to a "
+    "native link, but why an nm built on an older LLVM prints no symbols for them"
+)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SymbolResult:
@@ -41,6 +55,7 @@ class SymbolResult:
     status: Status
     member: str | None
     reason: str
+    hint: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -144,8 +159,10 @@ def _decide(
                 found.setdefault("ok", member.name)
     for status in _PRECEDENCE:
         if status in found:
-            return SymbolResult(name=name, status=status, member=found[status], reason=REASONS[status])
-    return SymbolResult(name=name, status="missing", member=None, reason=REASONS["missing"])
+            return SymbolResult(
+                name=name, status=status, member=found[status], reason=REASONS[status], hint=HINTS[status]
+            )
+    return SymbolResult(name=name, status="missing", member=None, reason=REASONS["missing"], hint=HINTS["missing"])
 
 
 def format_failures(crate: str, result: VerifyResult) -> str:

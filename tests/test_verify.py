@@ -97,5 +97,5 @@ def test_result_as_json_follows_the_contract(tmp_path: Path, objects: Path) -> N
     data = result.to_dict()
     assert data["archive"].endswith("lib.a") and data["format"] == "elf" and data["ok"] is True
     assert data["symbols"] == [
-        {"name": "js_ok", "status": "ok", "member": "obj.o", "reason": "defined, global and indexed"}
+        {"name": "js_ok", "status": "ok", "member": "obj.o", "reason": "defined, global and indexed", "hint": ""}
     ]
