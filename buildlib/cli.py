@@ -16,9 +16,10 @@ from pathlib import Path
 from .archive import read_archive
 from .errors import ArchiveError, BuildlibError
 from .exports import read_exports_file, scan_crate
+from .probe import native_libs_beside, probe_link
 from .project import load_project
 from .status import project_status
-from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, verify_archive
+from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, snapshot_exports, verify_archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,6 +42,19 @@ def _parser() -> argparse.ArgumentParser:
         "--shared", action="store_true", help="the archive goes into a shared library: hidden symbols fail"
     )
     verify.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    verify.add_argument(
+        "--probe", action="store_true", help="also link a C stub referencing every expected export (linker's verdict)"
+    )
+    verify.add_argument(
+        "--native-libs", metavar="FLAGS", help="system libraries for --probe (default: recorded beside the archive)"
+    )
+    verify.add_argument("--cc", default="cc", help="compiler driver for --probe (default: cc)")
+
+    exports = commands.add_parser("exports", help="the C surface an archive really exports")
+    exports_commands = exports.add_subparsers(dest="exports_command", required=True)
+    snapshot = exports_commands.add_parser("snapshot", help="print the exports present, as an exports file")
+    snapshot.add_argument("archive", type=Path)
+    snapshot.add_argument("--pattern", default="*", help="a glob the names must match, e.g. 'js_*' (default: *)")
 
     status = commands.add_parser(
         "status", help="per crate: class, LTO requested and applied, size, exports, when verified"
@@ -55,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _verify(args) if args.command == "verify" else _status(args)
+        handler = {"verify": _verify, "status": _status, "exports": _snapshot}[args.command]
+        return handler(args)
     except BuildlibError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.hint:
@@ -82,13 +97,32 @@ def _verify(args: argparse.Namespace) -> int:
             "nothing to verify: no expected exports", hint="give --expect NAME, --exports FILE or --crate DIR"
         )
     result = verify_archive(read_archive(args.archive), expected, shared=args.shared)
+    extra: dict[str, object] = {"undecided": notes}
+    probe = None
+    if args.probe:
+        libs = args.native_libs.split() if args.native_libs is not None else native_libs_beside(args.archive)
+        probe = probe_link(args.archive, [s.name for s in result.symbols], native_libs=libs, cc=args.cc)
+        extra["probe"] = {"ok": probe.ok, "undefined": list(probe.undefined), "command": list(probe.command)}
     if args.json:
-        print(json.dumps({**result.to_dict(), "undecided": notes}, indent=2))
+        print(json.dumps({**result.to_dict(), **extra}, indent=2))
     else:
         print(_table(result))
         for note in notes:
             print(f"note: {note}")
-    return EXIT_OK if result.ok else EXIT_FAILED
+        if probe is not None:
+            verdict = "links" if probe.ok else f"FAILS: undefined {', '.join(probe.undefined) or '(see output)'}"
+            print(f"probe: a C program referencing every expected export {verdict}")
+            if not probe.ok:
+                print(probe.output.rstrip())
+    ok = result.ok and (probe is None or probe.ok)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    names = snapshot_exports(read_archive(args.archive), args.pattern)
+    print(f"# exports of {args.archive.name} matching {args.pattern!r}: buildlib exports snapshot")
+    print("\n".join(names))
+    return EXIT_OK
 
 
 def format_table(rows: list[tuple[str, ...]]) -> list[str]:

@@ -9,6 +9,7 @@ beside their machine code, although those link fine (F1).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -174,3 +175,24 @@ def format_failures(crate: str, result: VerifyResult) -> str:
         where = f" (in {symbol.member})" if symbol.member else ""
         lines.append(f"  {symbol.name}: {symbol.status}{where}: {symbol.reason}")
     return "\n".join(lines)
+
+
+def snapshot_exports(archive: Archive, pattern: str = "*") -> list[str]:
+    """The exports really present: indexed names matching ``pattern`` that can satisfy a link.
+
+    An archive without an index is read member by member. The list is sorted,
+    ready to commit as an exports file (an ABI baseline for the C surface).
+    """
+    if archive.has_index:
+        candidates = [name for name in archive.index if fnmatch.fnmatchcase(name, pattern)]
+    else:
+        candidates = sorted(
+            {
+                symbol.name
+                for member in archive.members
+                for symbol in read_symbols(archive.member_data(member), member.name).symbols
+                if symbol.defined and symbol.binding != "local" and fnmatch.fnmatchcase(symbol.name, pattern)
+            }
+        )
+    result = verify_archive(archive, candidates)
+    return [s.name for s in result.symbols if s.status in ("ok", "hidden")]

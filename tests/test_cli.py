@@ -86,3 +86,66 @@ def test_console_command_is_installed_and_runs_as_module(archive: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
+
+
+SURFACE = """
+int js_a(void) { return 1; }
+int js_b(void) { return 2; }
+__attribute__((visibility("hidden"))) int js_hidden(void) { return 3; }
+__attribute__((used)) static int js_local(void) { return 4; }
+int other(void) { return 5; }
+"""
+
+
+def test_snapshot_is_a_baseline_that_catches_a_lost_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = make_ar(tmp_path / "v1.a", compile_c(tmp_path, "v1", SURFACE))
+    assert main(["exports", "snapshot", str(before), "--pattern", "js_*"]) == 0
+    snapshot = capsys.readouterr().out
+    assert snapshot.splitlines()[1:] == ["js_a", "js_b", "js_hidden"]
+    baseline = tmp_path / "exports.txt"
+    baseline.write_text(snapshot)
+
+    after = make_ar(
+        tmp_path / "v2.a", compile_c(tmp_path, "v2", SURFACE.replace("int js_b(void)", "static int js_b(void)"))
+    )
+    assert main(["verify", str(after), "--exports", str(baseline), "--json"]) == 1
+    statuses = {s["name"]: s["status"] for s in json.loads(capsys.readouterr().out)["symbols"]}
+    assert statuses == {"js_a": "ok", "js_b": "missing", "js_hidden": "hidden"}
+
+
+def test_probe_reports_the_linkers_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = make_ar(tmp_path / "lib.a", compile_c(tmp_path, "s", SURFACE))
+    assert (
+        main(["verify", str(archive), "--expect", "js_a", "--expect", "js_hidden", "--probe", "--native-libs", ""]) == 0
+    )
+    assert "probe: a C program referencing every expected export links" in capsys.readouterr().out
+
+    assert (
+        main(
+            [
+                "verify",
+                str(archive),
+                "--expect",
+                "js_a",
+                "--expect",
+                "js_local",
+                "--expect",
+                "js_gone",
+                "--probe",
+                "--json",
+            ]
+        )
+        == 1
+    )
+    probe = json.loads(capsys.readouterr().out)["probe"]
+    assert probe["ok"] is False
+    assert probe["undefined"] == ["js_gone", "js_local"]
+
+
+def test_probe_takes_native_libs_from_the_report_beside_the_archive(tmp_path: Path) -> None:
+    from buildlib.probe import DEFAULT_NATIVE_LIBS, native_libs_beside
+
+    archive = tmp_path / "libx.a"
+    assert native_libs_beside(archive) == DEFAULT_NATIVE_LIBS
+    (tmp_path / "report.json").write_text(json.dumps({"native_static_libs": ["-lm"]}))
+    assert native_libs_beside(archive) == ("-lm",)

@@ -1,0 +1,77 @@
+"""Ground truth for an executable link: a generated C stub that references every expected
+export, linked against the archive with the system compiler and the archive's native libs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildlibError
+
+# What rustc reports for a std staticlib on Linux GNU targets (F6); used when no
+# build record or verify report beside the archive says otherwise.
+DEFAULT_NATIVE_LIBS = ("-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc")
+# GNU ld: undefined reference to `name' (or with typographic quotes in some locales);
+# ld64: lines of "  _name", referenced from: ...
+_UNDEFINED = re.compile(
+    "undefined reference to [`'\u2018]_?([A-Za-z0-9_$.]+)['\u2019]|^\\s+\"?_([A-Za-z0-9_$.]+)\"?, referenced from",
+    re.MULTILINE,
+)
+_C_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProbeResult:
+    ok: bool
+    undefined: tuple[str, ...]
+    command: tuple[str, ...]
+    output: str
+
+
+def native_libs_beside(archive: Path) -> tuple[str, ...]:
+    """The native-static-libs recorded next to ``archive`` by buildlib, else the Linux default."""
+    for report in (archive.parent / "report.json", *sorted(archive.parent.glob("*.build.json"))):
+        try:
+            data = json.loads(report.read_text())
+        except (OSError, ValueError):
+            continue
+        libs = data.get("native_static_libs") if isinstance(data, dict) else None
+        if isinstance(libs, list) and (report.name == "report.json" or data.get("artifact", "").endswith(archive.name)):
+            return tuple(str(lib) for lib in libs)
+    return DEFAULT_NATIVE_LIBS
+
+
+def stub_source(names: Sequence[str]) -> str:
+    """C that takes the address of every name, so the linker must resolve each one."""
+    declarations = "".join(f"extern char {name}[];\n" for name in names)
+    references = ", ".join(names)
+    return (
+        f"{declarations}void *volatile buildlib_probe_refs[] = {{ {references} }};\n"
+        "int main(void) { return buildlib_probe_refs[0] == 0; }\n"
+    )
+
+
+def probe_link(archive: Path, names: Sequence[str], *, native_libs: Sequence[str], cc: str = "cc") -> ProbeResult:
+    """Link a stub referencing ``names`` against ``archive``; the linker's verdict, per name.
+
+    Raises BuildlibError when a name is not a C identifier or the compiler cannot run.
+    """
+    bad = [name for name in names if not _C_NAME.match(name)]
+    if bad:
+        raise BuildlibError(f"--probe: {bad[0]!r} is not a C identifier", hint="probe only C-ABI names")
+    with tempfile.TemporaryDirectory(prefix="buildlib-probe-") as scratch:
+        stub = Path(scratch) / "probe.c"
+        stub.write_text(stub_source(names))
+        command = (cc, str(stub), str(archive.resolve()), *native_libs, "-o", str(Path(scratch) / "probe"))
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+        except FileNotFoundError as e:
+            raise BuildlibError(f"--probe: {cc}: not found", hint="install a C compiler") from e
+    output = result.stdout + result.stderr
+    undefined = sorted({a or b for a, b in _UNDEFINED.findall(output) if (a or b) in names})
+    return ProbeResult(ok=result.returncode == 0, undefined=tuple(undefined), command=command, output=output)
