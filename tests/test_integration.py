@@ -105,6 +105,28 @@ def test_exec_task_runs_the_program(project: Project) -> None:
     assert project.calls == []
 
 
+def test_an_export_added_to_the_source_after_the_build_is_missing(project: Project) -> None:
+    newer = project.root / "ext-hash-newer"
+    shutil.copytree(project.root / "crates-fixtures" / "ext-hash", newer)
+    with (newer / "src" / "lib.rs").open("a") as source:
+        source.write('\n#[unsafe(no_mangle)]\npub extern "C" fn js_hash_added_later() {}\n')
+    archive = project.root / "build" / "verified" / "ext-hash" / "libext_hash.a"
+    result = subprocess.run(
+        [sys.executable, "-m", "buildlib", "verify", str(archive), "--crate", str(newer), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    statuses = {s["name"]: s["status"] for s in json.loads(result.stdout)["symbols"]}
+    assert statuses == {
+        "js_hash_added_later": "missing",
+        "js_hash_fnv1a64": "ok",
+        "js_hash_next_id": "ok",
+        "js_hash_to_hex": "ok",
+    }
+
+
 def test_a_replaced_archive_without_the_exports_stops_at_verify(project: Project) -> None:
     archives = project.root / "build" / "archives"
     verified = project.root / "build" / "verified" / "ext-hash" / "libext_hash.a"
