@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from .archive import Archive, Member
-from .objfile import ObjectSymbols, detect_format, read_symbols
+from .objfile import ObjectSymbols, detect_format, read_symbols, symbol_prefix
 
 Status = Literal["ok", "missing", "local", "hidden", "undefined", "bitcode-only", "not-indexed"]
 
@@ -105,7 +105,7 @@ def verify_archive(archive: Archive, expected: Iterable[str], *, shared: bool = 
 
     results = []
     for name in sorted(set(expected)):
-        indexed = set(archive.lookup(name))
+        indexed = _indexed(archive, name)
         # The index names the members to parse; when they settle the question, the
         # other members (a Rust staticlib has hundreds) are never read.
         result = _decide(
@@ -124,6 +124,16 @@ def verify_archive(archive: Archive, expected: Iterable[str], *, shared: bool = 
         symbols=tuple(results),
         embedded_bitcode=any(objects.embedded_bitcode for objects in cache.values()),
     )
+
+
+def _indexed(archive: Archive, name: str) -> set[int]:
+    """Members the index lists for the C name ``name``: as ``_name`` where the format adds ``_`` (Mach-O)."""
+    return {
+        position
+        for prefix in ("", "_")
+        for position in archive.lookup(prefix + name)
+        if symbol_prefix(archive.member_head(archive.members[position])) == prefix
+    }
 
 
 def archive_format(archive: Archive) -> str:
