@@ -30,6 +30,8 @@ _BSD_INDEX_NAMES = {b"__.SYMDEF": 4, b"__.SYMDEF SORTED": 4, b"__.SYMDEF_64": 8,
 _LONG_NAMES = b"//"
 
 Kind = Literal["gnu", "bsd", "thin", "object"]
+# The name of an archive parsed from bytes: it has no directory, so a thin archive's members cannot be read.
+BYTES_LABEL = "<bytes>"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -142,7 +144,7 @@ def read_archive(path: Path | str) -> Archive:
     return parse_archive(data, str(path))
 
 
-def parse_archive(data: bytes | mmap.mmap | memoryview, path: str = "<bytes>") -> Archive:
+def parse_archive(data: bytes | mmap.mmap | memoryview, path: str = BYTES_LABEL) -> Archive:
     """Parse an archive from bytes; anything that is not an archive is taken as one object file.
 
     Raises ArchiveError for an empty input or a malformed archive.
@@ -312,6 +314,10 @@ def _thin_loader(path: str) -> Callable[[Member], bytes]:
     base = Path(path).parent
 
     def load(member: Member) -> bytes:
+        # A thin archive's member names are paths by design; one parsed from bytes has no base
+        # directory, and a NUL would truncate the path the OS sees: neither reaches the filesystem.
+        if path == BYTES_LABEL or "\0" in member.name:
+            raise ArchiveError(f"{path}: thin archive member {member.name!r} cannot be read from here")
         target = base / member.name
         try:
             data = target.read_bytes()

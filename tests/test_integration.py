@@ -70,6 +70,23 @@ def test_second_link_calls_no_cargo_and_no_linker(project: Project) -> None:
     assert project.program.stat().st_mtime_ns == before
 
 
+def test_a_no_op_run_never_imports_lief(project: Project) -> None:
+    """F8: importing LIEF costs about 0.6 s; only a run that inspects an archive may pay it."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "doit", "link"],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "buildlib.tasks" in imported and "doit" in imported
+    assert not any(name == "lief" or name.startswith("lief.") for name in imported)
+
+
 def test_editing_one_routed_crate_rebuilds_only_it(project: Project) -> None:
     source = project.root / "crates-fixtures" / "ext-zlib" / "src" / "codec.rs"
     with source.open("a") as handle:
