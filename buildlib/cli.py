@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from .archive import read_archive
 from .errors import ArchiveError, BuildlibError
 from .exports import read_exports_file, scan_crate
+from .link import planned_link_line
 from .probe import native_libs_beside, probe_link
 from .project import load_project
 from .status import project_status
@@ -50,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--cc", default="cc", help="compiler driver for --probe (default: cc)")
 
+    link_line = commands.add_parser("link-line", help="print the link command the link task runs")
+    link_line.add_argument(
+        "--project", type=Path, default=Path("pyproject.toml"), help="the pyproject.toml (default: ./pyproject.toml)"
+    )
+    link_line.add_argument("--json", action="store_true", help="print the argument list as JSON")
+
     exports = commands.add_parser("exports", help="the C surface an archive really exports")
     exports_commands = exports.add_subparsers(dest="exports_command", required=True)
     snapshot = exports_commands.add_parser("snapshot", help="print the exports present, as an exports file")
@@ -69,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        handler = {"verify": _verify, "status": _status, "exports": _snapshot}[args.command]
+        handler = {"verify": _verify, "status": _status, "exports": _snapshot, "link-line": _link_line}[args.command]
         return handler(args)
     except BuildlibError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -116,6 +124,12 @@ def _verify(args: argparse.Namespace) -> int:
                 print(probe.output.rstrip())
     ok = result.ok and (probe is None or probe.ok)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _link_line(args: argparse.Namespace) -> int:
+    command = planned_link_line(load_project(args.project))
+    print(json.dumps(command) if args.json else shlex.join(command))
+    return EXIT_OK
 
 
 def _snapshot(args: argparse.Namespace) -> int:

@@ -17,6 +17,9 @@ record shows what cargo really passed; these checks use the same rule up front.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from .config import ClassConfig, LtoMode
 from .errors import ConfigError
 from .plan import Plan, Route
@@ -31,34 +34,48 @@ def effective_lto(routing_class: ClassConfig, crate: Crate) -> LtoMode:
     return "off"
 
 
-def check_plan(plan: Plan) -> list[str]:
-    """Raise ConfigError for LTO combinations that cannot link; return warnings for ignored settings."""
-    file = str(plan.config.file)
-    lto_routes = [(r, effective_lto(r.routing_class, r.crate)) for r in plan.routes]
-    fat = [r for r, mode in lto_routes if mode == "fat"]
-    thin = [r for r, mode in lto_routes if mode == "thin"]
-    if fat and len(plan.routes) > 1:
-        raise ConfigError(
-            file,
-            f"{fat[0].routing_class.key}.lto",
-            f"fat-LTO archives ({_names(fat)}) cannot be linked with other Rust staticlibs: "
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LtoProblem:
+    """Why a link line of Rust staticlibs cannot link; ``culprit`` is the crate to change."""
+
+    culprit: str
+    message: str
+    hint: str
+
+
+def lto_line_problem(line: Sequence[tuple[str, str | None]]) -> LtoProblem | None:
+    """The first LTO combination on a link line (crate, LTO applied, in link order) that cannot link."""
+    fat = [crate for crate, mode in line if mode == "fat"]
+    thin = [crate for crate, mode in line if mode == "thin"]
+    if fat and len(line) > 1:
+        return LtoProblem(
+            culprit=fat[0],
+            message=f"fat-LTO archives ({', '.join(fat)}) cannot be linked with other Rust staticlibs: "
             "each std copy collides (multiple definition of rust_eh_personality, F4)",
             hint='use lto = "thin" or "off" for this class',
         )
     if len(thin) > 1:
-        raise ConfigError(
-            file,
-            f"{thin[0].routing_class.key}.lto",
-            f"{len(thin)} thin-LTO archives ({_names(thin)}) would each bring a rewritten std copy, and those collide",
+        return LtoProblem(
+            culprit=thin[0],
+            message=f"{len(thin)} thin-LTO archives ({', '.join(thin)}) would each bring a rewritten std copy, and those collide",
             hint='keep at most one crate under thin LTO, or use lto = "off"',
         )
-    if thin and thin[0] is not plan.routes[-1]:
-        raise ConfigError(
-            file,
-            f"{thin[0].routing_class.key}.lto",
-            f"the thin-LTO archive of {thin[0].crate.name} links only when it is last on the link line",
-            hint=f"move [{thin[0].routing_class.key}] after the other classes and list {thin[0].crate.name} last",
+    if thin and thin[0] != line[-1][0]:
+        return LtoProblem(
+            culprit=thin[0],
+            message=f"the thin-LTO archive of {thin[0]} links only when it is last on the link line",
+            hint=f"move its class after the other classes and list {thin[0]} last",
         )
+    return None
+
+
+def check_plan(plan: Plan) -> list[str]:
+    """Raise ConfigError for LTO combinations that cannot link; return warnings for ignored settings."""
+    lto_routes = [(r, effective_lto(r.routing_class, r.crate)) for r in plan.routes]
+    problem = lto_line_problem([(r.crate.name, mode) for r, mode in lto_routes])
+    if problem is not None:
+        culprit = plan.route(problem.culprit).routing_class
+        raise ConfigError(str(plan.config.file), f"{culprit.key}.lto", problem.message, hint=problem.hint)
     warnings = []
     for routing_class in plan.config.classes:
         ignored = [r for r, mode in lto_routes if r.routing_class is routing_class and mode != routing_class.lto]

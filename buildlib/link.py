@@ -7,10 +7,12 @@ the host's extra flags, then the union of the archives' native-static-libs
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import LinkError
@@ -18,39 +20,67 @@ from .plan import Plan
 from .store import StoreEntry
 
 _SHOWN_LINES = 30
+# GNU ld: undefined reference to `name' (typographic quotes in some locales);
+# ld64: lines of "  _name", referenced from: ...
+_UNDEFINED = re.compile(
+    "undefined reference to [`'\u2018]([A-Za-z0-9_$.]+)['\u2019]|^\\s+\"?_([A-Za-z0-9_$.]+)\"?, referenced from",
+    re.MULTILINE,
+)
 
 
-def merge_native_libs(entries: Iterable[StoreEntry]) -> list[str]:
+def undefined_symbols(linker_output: str) -> list[str]:
+    """The names a linker reported undefined, sorted, without Mach-O's leading ``_``."""
+    return sorted({gnu or macho for gnu, macho in _UNDEFINED.findall(linker_output)})
+
+
+def merge_native_libs(libs: Iterable[Sequence[str]]) -> list[str]:
     merged: dict[str, None] = {}
-    for entry in entries:
-        merged.update(dict.fromkeys(entry.native_static_libs))
+    for group in libs:
+        merged.update(dict.fromkeys(group))
     return list(merged)
 
 
-def link_command(plan: Plan, entries: list[StoreEntry], output: Path) -> list[str]:
-    """The link command for ``plan`` writing ``output``; ``entries`` are in route order."""
+def link_command(plan: Plan, archives: Sequence[Path], native_libs: Sequence[str], output: Path) -> list[str]:
+    """The link command for ``plan`` writing ``output``; ``archives`` are in route order."""
     host = plan.config.host
     return [
         host.cc,
         *host.cflags,
         *(str(source) for source in host.sources),
-        *(str(entry.archive) for entry in entries),
+        *(str(archive) for archive in archives),
         *host.ldflags,
-        *merge_native_libs(entries),
+        *native_libs,
         "-o",
         str(output),
     ]
 
 
+def planned_link_line(plan: Plan) -> list[str]:
+    """The link line as it stands: every route's store path, native libs from the reports present.
+
+    For display (``buildlib link-line``, ``doit info link``); the link itself
+    uses checked store entries.
+    """
+    libs = []
+    for route in plan.routes:
+        try:
+            libs.append(json.loads(route.report.read_text())["native_static_libs"])
+        except (OSError, ValueError, KeyError, TypeError):
+            libs.append([f"<native-static-libs of {route.crate.name}: not verified yet>"])
+    return link_command(plan, [route.verified_archive for route in plan.routes], merge_native_libs(libs), plan.program)
+
+
 def run_link(plan: Plan, entries: list[StoreEntry]) -> Path:
     """Link the program to a temporary name and rename it into place.
 
-    A failed link leaves the previous program untouched. Raises LinkError.
+    A failed link leaves the previous program untouched. Raises LinkError naming
+    each undefined symbol and the crate that was expected to provide it.
     """
     program = plan.program
     program.parent.mkdir(parents=True, exist_ok=True)
     temp = program.with_name(f".{program.name}.tmp")
-    command = link_command(plan, entries, temp)
+    native_libs = merge_native_libs(entry.native_static_libs for entry in entries)
+    command = link_command(plan, [entry.archive for entry in entries], native_libs, temp)
     log = plan.config.out_dir / "link.log"
     try:
         result = subprocess.run(command, check=False, capture_output=True, text=True)
@@ -66,8 +96,16 @@ def run_link(plan: Plan, entries: list[StoreEntry]) -> Path:
         sys.stderr.write(f"... {len(lines) - _SHOWN_LINES} more lines in {log}\n")
     if result.returncode != 0:
         temp.unlink(missing_ok=True)
+        providers = {name: entry.crate for entry in entries for name in entry.exports}
+        missing = [
+            f"  {name}: "
+            + (f"expected from {providers[name]}" if name in providers else "no crate in the plan exports it")
+            for name in undefined_symbols(output)
+        ]
         raise LinkError(
-            f"link: {command[0]} failed with exit code {result.returncode}; {program} was not changed",
+            "\n".join(
+                [f"link: {command[0]} failed with exit code {result.returncode}; {program} was not changed", *missing]
+            ),
             hint=f"the full command and output are in {log}",
         )
     os.replace(temp, program)

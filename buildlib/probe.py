@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildlibError
+from .link import undefined_symbols
 
 # What rustc reports for a std staticlib on Linux GNU targets (F6); used when no
 # build record or verify report beside the archive says otherwise.
 DEFAULT_NATIVE_LIBS = ("-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc")
-# GNU ld: undefined reference to `name' (or with typographic quotes in some locales);
-# ld64: lines of "  _name", referenced from: ...
-_UNDEFINED = re.compile(
-    "undefined reference to [`'\u2018]_?([A-Za-z0-9_$.]+)['\u2019]|^\\s+\"?_([A-Za-z0-9_$.]+)\"?, referenced from",
-    re.MULTILINE,
-)
 _C_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -73,5 +68,5 @@ def probe_link(archive: Path, names: Sequence[str], *, native_libs: Sequence[str
         except FileNotFoundError as e:
             raise BuildlibError(f"--probe: {cc}: not found", hint="install a C compiler") from e
     output = result.stdout + result.stderr
-    undefined = sorted({a or b for a, b in _UNDEFINED.findall(output) if (a or b) in names})
+    undefined = [name for name in undefined_symbols(output) if name in names]
     return ProbeResult(ok=result.returncode == 0, undefined=tuple(undefined), command=command, output=output)

@@ -6,13 +6,17 @@ failure; the doit layer turns that into a failed task.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import time
 from typing import TextIO
 
+from . import _fs
 from .archive import read_archive
+from .audit import audit_line
 from .build import BuildRecord, run_unit
-from .errors import BuildlibError
+from .errors import BuildlibError, LinkError
 from .exports import scan_crate
 from .link import run_link
 from .plan import BuildUnit, Plan, Route
@@ -67,7 +71,37 @@ def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
 
 
 def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
-    """Link the host program from the store entry of every route, in plan order."""
+    """Link the host program from the store entry of every route, in plan order.
+
+    Refuses when a crate's current build is not the verified one, or when the
+    duplicate-definition audit finds a real conflict. Raises BuildlibError.
+    """
     entries = [load_entry(route) for route in plan.routes]
+    for route, entry in zip(plan.routes, entries, strict=True):
+        current = BuildRecord.from_file(route.record)
+        if current.built_at != entry.built_at:
+            raise LinkError(
+                f"link: {route.crate.name}: its current build ({current.built_at}) is not verified; "
+                f"the store holds the build of {entry.built_at}",
+                hint=f"run: doit verify:{route.crate.name} (or plain doit link, which runs it first)",
+            )
+    audit = audit_line(
+        entries,
+        lib_names={route.crate.name: route.crate.lib_name for route in plan.routes},
+        workspace_crates=frozenset(crate.lib_name for crate in plan.workspace.crates),
+    )
+    _fs.write_atomic(plan.config.out_dir / "link-audit.json", json.dumps(dataclasses.asdict(audit), indent=2).encode())
+    for line in audit.summary():
+        out.write(line + "\n")
+    if audit.conflicts:
+        raise LinkError(
+            "\n".join(
+                [
+                    "link: the duplicate-definition audit found conflicts the linker would fail on or hide:",
+                    *(f"  {c}" for c in audit.conflicts),
+                ]
+            ),
+            hint=f"details in {plan.config.out_dir / 'link-audit.json'}",
+        )
     program = run_link(plan, entries)
     out.write(f"link: {program} from {len(entries)} verified archives\n")

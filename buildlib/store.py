@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from . import _fs
 from .build import BuildRecord
@@ -35,6 +36,22 @@ class StoreEntry:
     report: Path
     native_static_libs: tuple[str, ...]
     sha256: str
+    exports: tuple[str, ...]  # the expected exports it was verified for
+    built_at: str  # of the build that was verified
+    lto_passed: str | None  # what cargo passed to rustc for it (None: no -C lto, or not observed)
+
+
+def _entry(route: Route, report: dict[str, Any]) -> StoreEntry:
+    return StoreEntry(
+        crate=route.crate.name,
+        archive=route.verified_archive,
+        report=route.report,
+        native_static_libs=tuple(report["native_static_libs"]),
+        sha256=str(report["archive_sha256"]),
+        exports=tuple(str(symbol["name"]) for symbol in report["verify"]["symbols"]),
+        built_at=str(report["build"]["built_at"]),
+        lto_passed=report["build"].get("lto_passed"),
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -61,13 +78,7 @@ def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: Expor
         "verify": result.to_dict(),
     }
     _fs.write_atomic(route.report, json.dumps(report, indent=2).encode() + b"\n")
-    return StoreEntry(
-        crate=route.crate.name,
-        archive=route.verified_archive,
-        report=route.report,
-        native_static_libs=record.native_static_libs,
-        sha256=sha256,
-    )
+    return _entry(route, report)
 
 
 def load_entry(route: Route) -> StoreEntry:
@@ -78,14 +89,7 @@ def load_entry(route: Route) -> StoreEntry:
     """
     hint = f"run: doit verify:{route.crate.name}"
     try:
-        report = json.loads(route.report.read_text())
-        entry = StoreEntry(
-            crate=route.crate.name,
-            archive=route.verified_archive,
-            report=route.report,
-            native_static_libs=tuple(report["native_static_libs"]),
-            sha256=str(report["archive_sha256"]),
-        )
+        entry = _entry(route, json.loads(route.report.read_text()))
     except FileNotFoundError as e:
         raise StoreError(f"{route.crate.name}: no verified archive yet ({route.report} is missing)", hint=hint) from e
     except (OSError, ValueError, KeyError, TypeError) as e:

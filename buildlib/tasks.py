@@ -7,6 +7,7 @@ the store entries plus the host sources) -> ``run``.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from .errors import BuildlibError
+from .link import planned_link_line
 from .plan import Plan, source_files
 from .project import load_project
 from .steps import build_step, link_step, verify_step
@@ -92,6 +94,8 @@ def link_task(plan: Plan) -> TaskDict:
     return {
         "basename": "link",
         "doc": f"link {plan.program} from the verified archives only",
+        # `doit info link` shows meta: the link line as the plan and the store make it.
+        "meta": {"link_line": shlex.join(planned_link_line(plan))},
         "actions": [_as_action(link_step, plan)],
         "file_dep": [
             *(str(source) for source in host.sources),

@@ -10,7 +10,14 @@ from .test_plan import plan_for
 
 def entry(crate: str, *libs: str) -> StoreEntry:
     return StoreEntry(
-        crate=crate, archive=Path(f"/v/{crate}.a"), report=Path("/v/r.json"), native_static_libs=libs, sha256="0"
+        crate=crate,
+        archive=Path(f"/v/{crate}.a"),
+        report=Path("/v/r.json"),
+        native_static_libs=libs,
+        sha256="0",
+        exports=(),
+        built_at="t",
+        lto_passed=None,
     )
 
 

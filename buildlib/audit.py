@@ -1,0 +1,144 @@
+"""Duplicate-definition audit of a link line, before the linker runs.
+
+Every Rust staticlib carries std, and each archive built on a shared runtime
+carries that runtime too, so many symbols are defined by several archives on
+one line. With a static link the linker takes the first definition it needs
+and never looks at the others. That is harmless for identical std copies, but
+it also decides *which copy of a runtime* the program runs: the report names the
+winner of each shared runtime. Real conflicts are errors: an expected export
+defined by two archives, and LTO combinations whose std copies collide (F4).
+
+Symbols come from each verified archive's index; a member's name tells which
+crate its code came from (``<crate>-<16 hex>.…rcgu.o``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .archive import read_archive
+from .guards import lto_line_problem
+from .store import StoreEntry
+
+# Crates of the Rust standard library that every std staticlib carries.
+STD_CRATES = frozenset(
+    {
+        "std", "core", "alloc", "compiler_builtins", "panic_unwind", "panic_abort", "unwind", "addr2line",
+        "gimli", "object", "memchr", "adler", "adler2", "miniz_oxide", "rustc_demangle", "hashbrown",
+        "std_detect", "cfg_if", "libc", "rustc_std_workspace_core", "rustc_std_workspace_alloc",
+    }
+)  # fmt: skip
+_ORIGIN = re.compile(r"([A-Za-z0-9_]+)-([0-9a-f]{16})\.")
+# compiler_builtins' C objects (compiler-rt): "<16 hex>-absvdi2.o".
+_BUILTINS_C = re.compile(r"^([0-9a-f]{16})-[A-Za-z0-9_]+\.o$")
+# rustc writes an allocator shim (and personality reference) into every staticlib, under the
+# staticlib's own crate: identical across archives, like std.
+SHIMS = "rustc shims"
+# A weak, hidden COMDAT pointer to the personality routine that every unwinding object carries.
+_COMDAT_REFERENCE = "DW.ref."
+
+
+def member_origin(member: str) -> tuple[str, str] | None:
+    """(crate, hash) of the crate whose code an archive member holds, None for a non-Rust member."""
+    builtins = _BUILTINS_C.match(member)
+    if builtins:
+        return ("compiler_builtins", builtins.group(1))
+    found = _ORIGIN.findall(member)
+    return (found[-1][0], found[-1][1]) if found else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SharedCrate:
+    """Symbols of one crate build defined by several archives; the first archive's copy wins."""
+
+    crate: str
+    hash: str
+    archives: tuple[str, ...]
+    symbols: int
+
+    @property
+    def winner(self) -> str:
+        return self.archives[0]
+
+
+@dataclass(kw_only=True, slots=True)
+class Audit:
+    std: list[SharedCrate] = field(default_factory=list)
+    runtimes: list[SharedCrate] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        lines = []
+        if self.std:
+            total = sum(shared.symbols for shared in self.std)
+            lines.append(
+                f"audit: {total} std symbols defined by several archives: identical copies, the first definition wins"
+            )
+        for shared in self.runtimes:
+            lines.append(
+                f"audit: {shared.symbols} symbols of {shared.crate} are defined by {', '.join(shared.archives)}: "
+                f"the program runs {shared.winner}'s copy"
+            )
+        lines += [f"audit: warning: {warning}" for warning in self.warnings]
+        return lines
+
+
+def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], workspace_crates: frozenset[str]) -> Audit:
+    """Audit the verified archives of a link line (in link order).
+
+    ``lib_names`` maps each entry's crate to its library name; ``workspace_crates``
+    are the workspace's library names: one build of such a crate carried by
+    several archives is a runtime whose winning copy is reported, several
+    builds of it are several copies of its state.
+    """
+    audit = Audit()
+    problem = lto_line_problem([(entry.crate, entry.lto_passed) for entry in entries])
+    if problem is not None:
+        audit.conflicts.append(f"{problem.message}; {problem.hint}")
+
+    definers: dict[str, list[tuple[str, tuple[str, str] | None]]] = {}
+    builds: dict[str, dict[str, list[str]]] = {}  # workspace crate -> hash -> archives carrying it
+    for entry in entries:
+        archive = read_archive(entry.archive)
+        for member in archive.members:
+            origin = member_origin(member.name)
+            if origin and origin[0] in workspace_crates:
+                carriers = builds.setdefault(origin[0], {}).setdefault(origin[1], [])
+                if entry.crate not in carriers:
+                    carriers.append(entry.crate)
+        for symbol, positions in archive.index.items():
+            definers.setdefault(symbol, []).append((entry.crate, member_origin(archive.members[positions[0]].name)))
+
+    exporters = {name: entry.crate for entry in entries for name in entry.exports}
+    shared: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    for symbol, where in definers.items():
+        crates = tuple(dict.fromkeys(crate for crate, _ in where))
+        if len(crates) < 2:
+            continue
+        origins = {origin for _, origin in where}
+        if symbol in exporters:
+            audit.conflicts.append(f"export {symbol} (of {exporters[symbol]}) is defined by {', '.join(crates)}")
+        elif len(origins) == 1 and None not in origins:
+            crate, hash_ = where[0][1]  # type: ignore[misc]
+            shared[(crate, hash_, crates)] = shared.get((crate, hash_, crates), 0) + 1
+        elif symbol.startswith(_COMDAT_REFERENCE) or all(
+            origin is not None and origin[0] == lib_names.get(crate) for crate, origin in where
+        ):
+            shared[(SHIMS, "", crates)] = shared.get((SHIMS, "", crates), 0) + 1
+        else:
+            audit.warnings.append(f"{symbol} is defined by {', '.join(crates)}; {crates[0]}'s definition wins")
+    for (crate, hash_, crates), count in sorted(shared.items()):
+        bucket = audit.std if crate in STD_CRATES or crate == SHIMS else audit.runtimes
+        bucket.append(SharedCrate(crate=crate, hash=hash_, archives=crates, symbols=count))
+
+    for crate, by_hash in sorted(builds.items()):
+        if len(by_hash) > 1:
+            copies = "; ".join(f"{h} in {', '.join(archives)}" for h, archives in by_hash.items())
+            audit.warnings.append(
+                f"{crate} is built {len(by_hash)} different ways ({copies}): the program gets one copy of its "
+                "global state per build; build its dependents in one class"
+            )
+    return audit
