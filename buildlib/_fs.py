@@ -45,3 +45,15 @@ def copy_atomic(source: Path, path: Path) -> None:
         temp.unlink(missing_ok=True)
         raise
     _commit(temp, path)
+
+
+def symlink_atomic(target: str, path: Path) -> None:
+    """Point the symlink ``path`` at ``target`` (relative to its directory), replacing what was there."""
+    temp = _temp_beside(path)
+    temp.unlink()
+    try:
+        os.symlink(target, temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

@@ -61,13 +61,16 @@ def planned_link_line(plan: Plan) -> list[str]:
     For display (``buildlib link-line``, ``doit info link``); the link itself
     uses checked store entries.
     """
-    libs = []
+    libs, archives = [], []
     for route in plan.routes:
         try:
-            libs.append(json.loads(route.report.read_text())["native_static_libs"])
+            report = json.loads(route.report.read_text())
+            libs.append(report["native_static_libs"])
+            archives.append(route.report.parent / report["archive_file"])
         except (OSError, ValueError, KeyError, TypeError):
             libs.append([f"<native-static-libs of {route.crate.name}: not verified yet>"])
-    return link_command(plan, [route.verified_archive for route in plan.routes], merge_native_libs(libs), plan.program)
+            archives.append(route.verified_archive)
+    return link_command(plan, archives, merge_native_libs(libs), plan.program)
 
 
 def run_link(plan: Plan, entries: list[StoreEntry]) -> Path:

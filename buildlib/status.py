@@ -52,7 +52,7 @@ def crate_status(route: Route) -> CrateStatus:
         lto_requested=route.routing_class.lto,
         lto_passed=record.lto_passed if record else None,
         lto_applied=record.lto_applied if record and record.lto_observed else None,
-        archive_bytes=route.verified_archive.stat().st_size if route.verified_archive.exists() else None,
+        archive_bytes=report.get("archive_size") if report else None,
         exports_ok=sum(s["status"] == "ok" for s in symbols) if symbols is not None else None,
         exports_expected=len(symbols) if symbols is not None else None,
         verified_at=report.get("verified_at") if report else None,

@@ -41,10 +41,17 @@ class StoreEntry:
     lto_passed: str | None  # what cargo passed to rustc for it (None: no -C lto, or not observed)
 
 
+def _archive_file(route: Route, report: dict[str, Any]) -> Path:
+    name = str(report["archive_file"])
+    if Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"archive_file {name!r} is not a file name")
+    return route.report.parent / name
+
+
 def _entry(route: Route, report: dict[str, Any]) -> StoreEntry:
     return StoreEntry(
         crate=route.crate.name,
-        archive=route.verified_archive,
+        archive=_archive_file(route, report),
         report=route.report,
         native_static_libs=tuple(report["native_static_libs"]),
         sha256=str(report["archive_sha256"]),
@@ -63,21 +70,35 @@ def file_sha256(path: Path) -> str:
 
 
 def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: ExportScan) -> StoreEntry:
-    """Put a verified archive and its report into the store, atomically, archive first."""
-    _fs.copy_atomic(route.archive, route.verified_archive)
-    sha256 = file_sha256(route.verified_archive)
+    """Commit a verified archive and its report into the store; the previous entry stays whole until the report rename.
+
+    Raises StoreError when the built archive changed while it was copied.
+    """
+    sha256 = file_sha256(route.archive)
+    archive = route.verified_archive.with_name(f"{route.verified_archive.stem}-{sha256[:16]}.a")
+    _fs.copy_atomic(route.archive, archive)
+    if file_sha256(archive) != sha256:
+        archive.unlink()
+        raise StoreError(
+            f"{route.crate.name}: {route.archive} changed while it was promoted", hint="run the build again"
+        )
     report = {
         "crate": route.crate.name,
         "class": route.routing_class.name,
         "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "archive_file": archive.name,
         "archive_sha256": sha256,
-        "archive_size": route.verified_archive.stat().st_size,
+        "archive_size": archive.stat().st_size,
         "native_static_libs": list(record.native_static_libs),
         "build": json.loads(record.to_json()),
         "undecided": [{"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided],
         "verify": result.to_dict(),
     }
-    _fs.write_atomic(route.report, json.dumps(report, indent=2).encode() + b"\n")
+    _fs.write_atomic(route.report, json.dumps(report, indent=2).encode() + b"\n")  # the commit point
+    _fs.symlink_atomic(archive.name, route.verified_archive)
+    for stale in route.verified_archive.parent.glob(f"{route.verified_archive.stem}-*.a"):
+        if stale != archive:
+            stale.unlink(missing_ok=True)
     return _entry(route, report)
 
 
@@ -95,14 +116,13 @@ def load_entry(route: Route) -> StoreEntry:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise StoreError(f"{route.report}: unreadable verify report ({e})", hint=hint) from e
     try:
-        actual = file_sha256(route.verified_archive)
+        actual = file_sha256(entry.archive)
     except OSError as e:
         raise StoreError(
-            f"{route.crate.name}: verified archive {route.verified_archive} is unreadable: {e.strerror}", hint=hint
+            f"{route.crate.name}: verified archive {entry.archive} is unreadable: {e.strerror}", hint=hint
         ) from e
     if actual != entry.sha256:
         raise StoreError(
-            f"{route.crate.name}: {route.verified_archive} is not the archive that was verified (sha256 differs)",
-            hint=hint,
+            f"{route.crate.name}: {entry.archive} is not the archive that was verified (sha256 differs)", hint=hint
         )
     return entry

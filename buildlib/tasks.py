@@ -8,6 +8,7 @@ the store entries plus the host sources) -> ``run``.
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,7 +86,7 @@ def verify_tasks(plan: Plan) -> Iterator[TaskDict]:
                 *(str(p) for p in sorted(route.crate.src_path.parent.rglob("*.rs"))),
             ],
             "targets": [str(route.verified_archive), str(route.report)],
-            "clean": True,
+            "clean": [(shutil.rmtree, [str(route.report.parent)], {"ignore_errors": True})],
         }
 
 
@@ -99,7 +100,8 @@ def link_task(plan: Plan) -> TaskDict:
         "actions": [_as_action(link_step, plan)],
         "file_dep": [
             *(str(source) for source in host.sources),
-            *(str(path) for route in plan.routes for path in (route.verified_archive, route.report)),
+            # A report names its archive by content hash: it changes whenever the archive does.
+            *(str(route.report) for route in plan.routes),
         ],
         "targets": [str(plan.program)],
         "uptodate": [config_changed(repr((host.cc, host.cflags, host.ldflags, [r.crate.name for r in plan.routes])))],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -40,20 +41,24 @@ def make_ar(archive: Path, *objects: Path, index: bool = True, thin: bool = Fals
     return archive
 
 
-def cargo_shim(directory: Path) -> tuple[Path, Path]:
-    """A ``cargo`` that logs each call (one line of arguments) and runs the real one.
+def logging_shim(directory: Path, tool: str) -> tuple[Path, Path]:
+    """A ``tool`` that logs each call (one line of arguments) and runs the real one.
 
     Returns (directory to put first on PATH, the log file).
     """
-    real = require("cargo")
+    real = require(tool)
     bin_dir = directory / "shim-bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    log = directory / "cargo-calls.log"
+    log = directory / f"{tool}-calls.log"
     log.touch()
-    shim = bin_dir / "cargo"
+    shim = bin_dir / tool
     shim.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
     shim.chmod(0o755)
     return bin_dir, log
+
+
+def cargo_shim(directory: Path) -> tuple[Path, Path]:
+    return logging_shim(directory, "cargo")
 
 
 def cargo_calls(log: Path) -> list[str]:
@@ -65,9 +70,11 @@ class Project:
     root: Path
     env: dict[str, str]
     log: Path
+    cc_log: Path
 
     def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
         self.log.write_text("")
+        self.cc_log.write_text("")
         return subprocess.run(
             [sys.executable, "-m", "doit", *args],
             cwd=self.root,
@@ -80,6 +87,16 @@ class Project:
     @property
     def calls(self) -> list[str]:
         return cargo_calls(self.log)
+
+    @property
+    def links(self) -> list[list[str]]:
+        """The argument lists of the cc calls of the last doit run."""
+        return [line.split() for line in cargo_calls(self.cc_log)]
+
+    def verified_archives(self) -> list[str]:
+        """Each crate's verified archive, as its report names it."""
+        reports = sorted((self.root / "build" / "verified").glob("*/report.json"))
+        return [str(r.parent / json.loads(r.read_text())["archive_file"]) for r in reports]
 
     @property
     def program(self) -> Path:
@@ -101,6 +118,7 @@ def copy_project(root: Path) -> Project:
         shutil.copy2(PROJECT / name, root / name)
     shutil.copytree(PROJECT / "crates-fixtures", root / "crates-fixtures", ignore=shutil.ignore_patterns("target"))
     bin_dir, log = cargo_shim(root)
+    _, cc_log = logging_shim(root, "cc")  # the host's linker driver, cc = "cc"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_TARGET")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return Project(root=root, env=env, log=log)
+    return Project(root=root, env=env, log=log, cc_log=cc_log)

@@ -7,6 +7,7 @@ edits, then a replaced archive. A logging `cargo` shim first on PATH counts call
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,22 @@ def test_second_link_calls_no_cargo_and_no_linker(project: Project) -> None:
     assert project.program.stat().st_mtime_ns == before
 
 
+def test_with_every_archive_fresh_the_link_still_takes_every_verified_archive(project: Project) -> None:
+    """The field's fast-path failure: nothing rebuilt, yet the link line must hold every crate."""
+    host = project.root / "crates-fixtures" / "host" / "main.c"
+    host.write_text(host.read_text() + "/* relink */\n")
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.calls == [] and executed(result) == {"link"}
+    (link,) = project.links
+    archives = [arg for arg in link if arg.endswith(".a")]
+    assert sorted(archives) == project.verified_archives() and len(archives) == len(ROUTED + TOGETHER)
+    assert (
+        "audit: 7 symbols of runtime are defined by ext-net, ext-timers: the program runs ext-net's copy"
+        in result.stderr
+    )
+
+
 def test_a_no_op_run_never_imports_lief(project: Project) -> None:
     """F8: importing LIEF costs about 0.6 s; only a run that inspects an archive may pay it."""
     result = subprocess.run(
@@ -96,6 +113,8 @@ def test_editing_one_routed_crate_rebuilds_only_it(project: Project) -> None:
     (call,) = project.calls
     assert call.startswith("rustc -p ext-zlib ")
     assert executed(result) == {"build:ext-zlib", "verify:ext-zlib", "link"}
+    (link,) = project.links  # a partial rebuild: still every crate's verified archive on the line
+    assert sorted(arg for arg in link if arg.endswith(".a")) == project.verified_archives()
     report = json.loads((project.root / "build" / "verified" / "ext-zlib" / "report.json").read_text())
     assert {"name": "js_zlib_codec_version", "status": "ok"}.items() <= next(
         s for s in report["verify"]["symbols"] if s["name"] == "js_zlib_codec_version"

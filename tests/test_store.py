@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,8 +64,9 @@ def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None
         verify_archive(read_archive(route.archive), ["js_a"]),
         ExportScan(exports=(), undecided=()),
     )
-    route.verified_archive.unlink()
-    route.verified_archive.write_bytes(b"!<arch>\nswapped")
+    entry = load_entry(route)
+    assert entry.archive != route.verified_archive and route.verified_archive.resolve() == entry.archive
+    entry.archive.write_bytes(b"!<arch>\nswapped")
     with pytest.raises(StoreError, match="not the archive that was verified"):
         load_entry(route)
 
@@ -82,3 +84,45 @@ def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_
     with route.archive.open("r+b") as handle:  # what `cp other.a libext_a.a` does
         handle.write(b"!<arch>\nrewritten")
     assert load_entry(route) == entry
+
+
+def promote_version(route, tmp_path: Path, version: int):  # type: ignore[no-untyped-def]
+    source = f"int js_a(void) {{ return {version}; }}\n"
+    make_ar(route.archive, compile_c(tmp_path, f"v{version}", source))
+    return promote(
+        route,
+        record("ext-a"),
+        verify_archive(read_archive(route.archive), ["js_a"]),
+        ExportScan(exports=(), undecided=()),
+    )
+
+
+@pytest.mark.parametrize("failing_step", [1, 2, 3], ids=["archive-rename", "report-rename", "symlink-rename"])
+def test_a_fault_at_any_rename_leaves_a_whole_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_step: int
+) -> None:
+    route = plan_for(tmp_path).route("ext-a")
+    route.archive.parent.mkdir(parents=True)
+    old = promote_version(route, tmp_path, 1)
+    old_bytes = old.archive.read_bytes()
+
+    real_replace = os.replace
+    calls = []
+
+    def crash_on_nth(src: object, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == failing_step:
+            raise OSError(28, "No space left on device (injected)")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", crash_on_nth)
+    with pytest.raises(OSError, match="injected"):
+        promote_version(route, tmp_path, 2)
+    monkeypatch.setattr(os, "replace", real_replace)
+
+    entry = load_entry(route)  # whole: either the old one or the new one, never a mix
+    if failing_step <= 2:
+        assert entry == old and entry.archive.read_bytes() == old_bytes
+    else:
+        assert entry.sha256 != old.sha256
+    assert not list(route.report.parent.glob(".*.tmp")), "no temporary file is left behind"
