@@ -9,6 +9,7 @@ returned separately so the user can list those names in an exports file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,9 +164,14 @@ def scan_crate(src_path: Path) -> ExportScan:
 
     Raises BuildlibError when a source file cannot be read.
     """
+    return scan_files(sorted(src_path.parent.rglob("*.rs")))
+
+
+def scan_files(files: Iterable[Path]) -> ExportScan:
+    """Scan the given Rust source files. Raises BuildlibError when one cannot be read."""
     exports: list[Export] = []
     undecided: list[Undecided] = []
-    for file in sorted(src_path.parent.rglob("*.rs")):
+    for file in files:
         try:
             source = file.read_text(encoding="utf-8", errors="replace")
         except OSError as e:

@@ -241,6 +241,36 @@ def _check_unique_unit_names(config: ProjectConfig, units: list[BuildUnit]) -> N
         seen[unit.name] = unit
 
 
+def build_inputs(plan: Plan, unit: BuildUnit) -> list[Path]:
+    """The files ``unit``'s build depends on, for doit's ``file_dep``.
+
+    After a build: the sources cargo's dep-info listed for each archive (as its
+    build record keeps them, ``include_str!`` files included), plus every
+    manifest, build script and the lockfile of the crates it reaches. Before the
+    first build, or when a recorded source is gone: ``source_files``, a safe
+    superset. Changing from one to the other re-runs the build once.
+    """
+    recorded: set[Path] = set()
+    for route in unit.routes:
+        try:
+            sources = json.loads(route.record.read_text())["sources"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return source_files(plan, unit)
+        if not sources:
+            return source_files(plan, unit)
+        recorded.update(Path(source) for source in sources)
+    if not all(path.is_file() for path in recorded):
+        return source_files(plan, unit)
+    workspace = plan.workspace
+    crates = {crate.name: crate for route in unit.routes for crate in workspace.with_path_deps(route.crate.name)}
+    for crate in crates.values():
+        recorded.update(
+            path for path in (crate.manifest_dir / "Cargo.toml", crate.manifest_dir / "build.rs") if path.is_file()
+        )
+    recorded.update(path for path in (workspace.root / "Cargo.toml", workspace.root / "Cargo.lock") if path.is_file())
+    return sorted(recorded)
+
+
 def source_files(plan: Plan, unit: BuildUnit) -> list[Path]:
     """Every file that can change what ``unit`` builds: a safe superset of cargo's dep-info.
 

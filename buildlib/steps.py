@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from . import _fs
@@ -17,7 +18,7 @@ from .archive import read_archive
 from .audit import audit_line
 from .build import BuildRecord, run_unit
 from .errors import BuildlibError, LinkError
-from .exports import scan_crate
+from .exports import scan_crate, scan_files
 from .link import run_link
 from .plan import BuildUnit, Plan, Route
 from .store import StoreEntry, load_entry, promote
@@ -48,6 +49,15 @@ def describe_lto(record: BuildRecord) -> str:
     return f"lto={record.lto} NOT applied: cargo passed {passed}"
 
 
+def crate_sources(record: BuildRecord, route: Route) -> list[Path]:
+    """The crate's own Rust files among those cargo compiled into the archive (dep-info).
+
+    Path dependencies' files are left out: their exports are expected of their own crates.
+    """
+    root = route.crate.manifest_dir
+    return sorted(path for path in map(Path, record.sources) if path.suffix == ".rs" and path.is_relative_to(root))
+
+
 def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
     """Verify the freshly built archive of ``route`` and promote it into the store.
 
@@ -56,7 +66,7 @@ def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
     """
     started = time.monotonic()
     record = BuildRecord.from_file(route.record)
-    scan = scan_crate(route.crate.src_path)
+    scan = scan_files(crate_sources(record, route)) if record.sources else scan_crate(route.crate.src_path)
     result = verify_archive(read_archive(route.archive), scan.names)
     if not result.ok:
         raise VerifyFailed(

@@ -24,6 +24,9 @@ from .exports import ExportScan
 from .plan import Route
 from .verify import VerifyResult
 
+# Bumped when the layout or the report changes: entries written before are verified again.
+STORE_FORMAT = "2"
+
 
 class StoreError(BuildlibError):
     """A verified-store entry is missing or does not match its report."""
@@ -83,6 +86,7 @@ def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: Expor
             f"{route.crate.name}: {route.archive} changed while it was promoted", hint="run the build again"
         )
     report = {
+        "format": STORE_FORMAT,
         "crate": route.crate.name,
         "class": route.routing_class.name,
         "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -108,7 +112,7 @@ def load_entry(route: Route) -> StoreEntry:
     Raises StoreError when the entry is missing, unreadable, or its archive is
     not the one that was verified.
     """
-    hint = f"run: doit verify:{route.crate.name}"
+    hint = f"verify it again: doit forget verify:{route.crate.name} && doit link"
     try:
         entry = _entry(route, json.loads(route.report.read_text()))
     except FileNotFoundError as e:

@@ -148,3 +148,31 @@ def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> No
     assert [(r.lto_passed, r.lto_observed, r.lto_applied) for r in again] == [(None, True, False), ("thin", True, True)]
     unseen = install_archives(unit, CargoOutput(archives=output.archives), 1.0)
     assert [(r.lto_observed, r.lto_applied) for r in unseen] == [(False, False), (False, False)]
+
+
+def test_expectations_come_from_the_crates_own_compiled_sources(tmp_path: Path) -> None:
+    from buildlib.steps import crate_sources
+
+    route = plan_for(tmp_path).route("ext-c")
+    src = route.crate.manifest_dir / "src"
+    src.mkdir(parents=True)
+    for name in ("lib.rs", "net.rs", "stray.rs"):
+        (src / name).write_text("")
+    other = tmp_path / "ws" / "rt" / "src" / "lib.rs"
+    compiled = BuildRecord(
+        crate="ext-c",
+        routing_class="shared",
+        method="together",
+        lto="off",
+        lto_passed=None,
+        lto_observed=True,
+        lto_applied=True,
+        command=(),
+        toolchain="",
+        artifact="",
+        native_static_libs=(),
+        sources=(str(src / "lib.rs"), str(src / "net.rs"), str(other), str(route.crate.manifest_dir / "data.txt")),
+        built_at="t",
+        seconds=0.0,
+    )
+    assert crate_sources(compiled, route) == [src / "lib.rs", src / "net.rs"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 
 from buildlib.config import parse_config
 from buildlib.errors import ConfigError
-from buildlib.plan import make_plan, profile_name, source_files
+from buildlib.plan import build_inputs, make_plan, profile_name, source_files
 from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
 
@@ -219,3 +220,48 @@ def test_depends_on_an_unknown_crate_is_an_error(tmp_path: Path) -> None:
         make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
     assert caught.value.key == "tool.buildlib.classes.shared.depends-on[0]"
     assert caught.value.hint == "did you mean 'rt'?"
+
+
+def test_build_inputs_come_from_dep_info_once_a_build_recorded_them(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    unit = plan.units[-1]  # shared: ext-c and ext-d, both on rt
+    ws = tmp_path / "ws"
+    for relative in [
+        "Cargo.toml",
+        "ext-c/Cargo.toml",
+        "ext-c/src/lib.rs",
+        "ext-c/src/unused.rs",
+        "ext-c/data.txt",
+        "ext-d/Cargo.toml",
+        "ext-d/src/lib.rs",
+        "rt/Cargo.toml",
+        "rt/build.rs",
+        "rt/src/lib.rs",
+    ]:
+        (ws / relative).parent.mkdir(parents=True, exist_ok=True)
+        (ws / relative).write_text("x")
+    superset = {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)}
+    assert "ext-c/src/unused.rs" in superset  # no record yet: everything in the packages
+
+    recorded = {
+        "ext-c": ["ext-c/src/lib.rs", "ext-c/data.txt", "rt/src/lib.rs"],
+        "ext-d": ["ext-d/src/lib.rs", "rt/src/lib.rs"],
+    }
+    for route in unit.routes:
+        route.record.parent.mkdir(parents=True, exist_ok=True)
+        route.record.write_text(json.dumps({"sources": [str(ws / s) for s in recorded[route.crate.name]]}))
+    precise = {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)}
+    assert precise == {
+        "Cargo.toml",
+        "ext-c/Cargo.toml",
+        "ext-c/src/lib.rs",
+        "ext-c/data.txt",
+        "ext-d/Cargo.toml",
+        "ext-d/src/lib.rs",
+        "rt/Cargo.toml",
+        "rt/build.rs",
+        "rt/src/lib.rs",
+    }
+
+    (ws / "ext-c" / "data.txt").unlink()  # a recorded source is gone: back to the superset
+    assert {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)} == superset - {"ext-c/data.txt"}
