@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .config import load_config
+from .config import ProjectConfig, load_config
 from .guards import check_plan
 from .plan import Plan, make_plan
 from .toolchain import check_method_supported, load_toolchain
@@ -19,7 +19,11 @@ def load_project(pyproject: Path | str) -> Plan:
     depend on changed since the last call. Raises ConfigError, WorkspaceError
     or ToolchainError (all BuildlibError) for a plan that cannot work.
     """
-    config = load_config(pyproject)
+    return plan_project(load_config(pyproject))
+
+
+def plan_project(config: ProjectConfig) -> Plan:
+    """Plan the build ``config`` describes (see ``load_project``)."""
     workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir)
     for routing_class in config.classes:

@@ -10,18 +10,20 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+from ._lock import hold_lock, set_aside_corrupt_database
+from .config import ProjectConfig, load_config
 from .errors import BuildlibError
 from .link import planned_link_line
 from .plan import Plan, Route, build_inputs
-from .project import load_project
+from .project import plan_project
 from .steps import build_step, link_step, verify_step
 from .store import STORE_FORMAT
 
@@ -56,7 +58,7 @@ def doit_config(plan: Plan) -> dict[str, object]:
     plan.config.out_dir.mkdir(parents=True, exist_ok=True)
     return {
         "default_tasks": ["link"],
-        "dep_file": str(plan.config.out_dir / ".doit.db"),
+        "dep_file": str(database_path(plan.config)),
         "backend": "sqlite3",
         "par_type": "process",
     }
@@ -131,10 +133,30 @@ def run_task(plan: Plan) -> TaskDict:
     }
 
 
-def load_plan_or_exit(pyproject: Path | str) -> Plan:
-    """``load_project`` for a dodo file: a configuration mistake prints one line and exits 2."""
+# doit commands that only read: they neither wait for the project lock nor take it.
+_READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
+_held_lock: IO[str] | None = None
+
+
+def database_path(config: ProjectConfig) -> Path:
+    return config.out_dir / ".doit.db"
+
+
+def load_plan_or_exit(pyproject: Path | str, *, argv: Sequence[str] | None = None) -> Plan:
+    """``load_project`` for a dodo file.
+
+    Unless the doit command only reads (``argv``, default ``sys.argv``), it first
+    takes the project lock, waiting for another run to finish, and sets aside a
+    corrupt doit database. A configuration mistake prints one line and exits 2.
+    """
+    global _held_lock
+    command = list(sys.argv if argv is None else argv)[1:2]
     try:
-        return load_project(pyproject)
+        config = load_config(pyproject)
+        if not set(command) & _READ_ONLY_COMMANDS and _held_lock is None:
+            _held_lock = hold_lock(config.out_dir / ".buildlib" / "lock", out=sys.stderr)
+            set_aside_corrupt_database(database_path(config), out=sys.stderr)
+        return plan_project(config)
     except BuildlibError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.hint:

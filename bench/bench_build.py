@@ -1,0 +1,439 @@
+"""Build speed of `doit link` against plain-tool baselines, as ratios measured in one run (issue 6).
+
+On a generated workspace of N std-only ext crates (bench/_synth.py), each figure
+is a ratio against a baseline run by the same script, since these machines are
+too noisy for absolute times:
+
+  a. no-op `doit link` after a completed build vs `doit list` on a one-task dodo.py;
+  b. cold `doit link` vs a shell script of the same cargo calls and the same cc link,
+     each on its own fresh copy (no shared target/, no shared cache);
+  c. one crate edited: `doit link` (exactly 1 cargo call) vs that crate's cargo call,
+     `buildlib verify --crate` and the cc link run by hand;
+  d. verifying all N archives in one process vs `llvm-nm --no-llvm-bc -g` per archive.
+
+    python bench/bench_build.py [--crates N] [--also 200] [--repeat K] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import _synth
+from _report import Figure, median_alternating, scaling_lines, text_table, timed, write_results
+from _synth import Layout
+
+from buildlib.archive import read_archive
+from buildlib.objfile import load_lief
+from buildlib.verify import verify_archive
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.md"
+GB = 1e9
+# Each archive is ~22 MB and sits in target/, build/archives and build/verified of the buildlib
+# copy, and in target/ of the baseline copy while both exist: ~88 MB a crate, plus headroom.
+BYTES_PER_CRATE = 100_000_000
+BYTES_HEADROOM = 2_000_000_000
+TOOL_HINTS = {
+    "cargo": "install Rust (rustup.rs)",
+    "cc": "install a C compiler (gcc or clang)",
+    "llvm-nm": "install LLVM (apt-get install llvm): it is the baseline of the verify figure",
+}
+# Variables that would let one copy reuse another's compiled output and make a cold build warm.
+_SHARING_VARIABLES = ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER")
+_BUILT = re.compile(r"built in ([0-9.]+)s")
+_VERIFIED = re.compile(r"exports ok in ([0-9.]+)s")
+_STARTED = time.perf_counter()
+
+
+class BenchError(Exception):
+    """A bench step failed or measured something invalid; main prints it as one error line."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tools:
+    """The environment every measured command runs in: a logging cargo first on PATH, on both sides."""
+
+    env: dict[str, str]
+    cargo_log: Path
+    nm: str
+
+    def reset_log(self) -> None:
+        self.cargo_log.write_text("")
+
+    def cargo_calls(self) -> list[str]:
+        return [line for line in self.cargo_log.read_text().splitlines() if line]
+
+
+def progress(message: str) -> None:
+    print(f"[{time.perf_counter() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def find_tools(workdir: Path) -> Tools:
+    """The required tools, and a cargo shim that logs each call (as tests/conftest.py logging_shim).
+
+    Raises BenchError naming the first missing tool.
+    """
+    for tool, hint in TOOL_HINTS.items():
+        if shutil.which(tool) is None:
+            raise BenchError(f"{tool} not found on PATH; {hint}")
+    bin_dir = workdir / "shim-bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "cargo-calls.log"
+    log.touch()
+    shim = bin_dir / "cargo"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("cargo")}" "$@"\n')
+    shim.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in _SHARING_VARIABLES}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return Tools(env=env, cargo_log=log, nm=str(shutil.which("llvm-nm")))
+
+
+def run(command: Sequence[str], tools: Tools, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run to completion with output captured; raises BenchError with the output's last lines on failure."""
+    result = subprocess.run(command, cwd=cwd, env=tools.env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-4:])
+        raise BenchError(f"`{shlex.join(command)}` exited {result.returncode}: {tail}")
+    return result
+
+
+def timed_run(command: Sequence[str], tools: Tools, cwd: Path | None = None) -> tuple[str, float]:
+    """(stdout + stderr, wall seconds) of a successful run."""
+    started = time.perf_counter()
+    result = run(command, tools, cwd)
+    return result.stdout + result.stderr, time.perf_counter() - started
+
+
+def doit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "doit", *args]
+
+
+def check_disk(workdir: Path, n: int) -> None:
+    free, need = shutil.disk_usage(workdir).free, n * BYTES_PER_CRATE + BYTES_HEADROOM
+    if free < need:
+        raise BenchError(
+            f"{workdir}: {free / GB:.1f} GB free, N={n} needs about {need / GB:.1f} GB; "
+            "pass --workdir on a larger disk or fewer --crates"
+        )
+
+
+def check_program(program: Path, n: int, tools: Tools) -> None:
+    """The linked host must pass its checks: a bench of a build that links a wrong program measures nothing."""
+    output = run([str(program)], tools).stdout
+    if f"all {n} checks passed" not in output:
+        raise BenchError(f"{program}: unexpected output {output.strip()!r}")
+
+
+def make_template(root: Path, n: int, tools: Tools) -> Layout:
+    """The generated project with a lockfile, as a clone would have it.
+
+    Without Cargo.lock the first build writes one, which changes the manifest key of the
+    metadata cache and the build tasks' inputs: the run after it would not be a no-op.
+    """
+    layout = _synth.write_project(root, n, ROOT / "dodo.py")
+    run(["cargo", "generate-lockfile", "--offline", "--manifest-path", str(layout.workspace / "Cargo.toml")], tools)
+    return layout
+
+
+def fresh_copy(template: Layout, root: Path) -> Layout:
+    shutil.copytree(template.root, root, symlinks=True)
+    return Layout(root=root)
+
+
+def warm_up(template: Layout, root: Path, tools: Tools) -> None:
+    """One throwaway crate build, so rustc and std's rlibs are in the page cache before either cold side runs."""
+    copy = fresh_copy(template, root)
+    manifest = copy.workspace / "Cargo.toml"
+    run(["cargo", "build", "--release", "-p", _synth.crate_name(0), "--manifest-path", str(manifest)], tools)
+    shutil.rmtree(root)
+
+
+def build_records(layout: Layout) -> dict[str, dict[str, Any]]:
+    """Each crate's build record, as buildlib wrote it (build/archives/routed/<crate>.build.json)."""
+    records = {}
+    for path in sorted((layout.build / "archives" / "routed").glob("*.build.json")):
+        record = json.loads(path.read_text())
+        records[record["crate"]] = record
+    return records
+
+
+def rebase(arg: str, old: Path, new: Path) -> str:
+    prefix = f"{old}{os.sep}"
+    return f"{new}{os.sep}{arg[len(prefix) :]}" if arg.startswith(prefix) else arg
+
+
+def planned_link_line(layout: Layout, tools: Tools) -> list[str]:
+    project = layout.root / "pyproject.toml"
+    line: list[str] = json.loads(
+        run([sys.executable, "-m", "buildlib", "link-line", "--json", "--project", str(project)], tools).stdout
+    )
+    return line
+
+
+def artifact_link_line(line: Sequence[str], ours: Layout, other: Layout, output: Path) -> list[str]:
+    """buildlib's link line with each verified archive replaced by cargo's artifact in ``other``'s target/.
+
+    Raises BenchError when some crate's archive is not on the line.
+    """
+    records, verified = build_records(ours), ours.build / "verified"
+    rebuilt, replaced = [], set()
+    for arg in line:
+        path = Path(arg)
+        if path.suffix == ".a" and path.is_relative_to(verified):
+            crate = path.relative_to(verified).parts[0]
+            replaced.add(crate)
+            arg = records[crate]["artifact"]
+        rebuilt.append(rebase(arg, ours.root, other.root))
+    if replaced != set(records):
+        raise BenchError(f"link line lacks the archives of {sorted(set(records) - replaced)}")
+    rebuilt[rebuilt.index("-o") + 1] = str(output)
+    return rebuilt
+
+
+def baseline_script(ours: Layout, base: Layout, tools: Tools) -> Path:
+    """The cargo calls buildlib made (from its build records) and its cc link, rewritten for ``base``."""
+    commands = [
+        [rebase(arg, ours.root, base.root) for arg in record["command"]] for record in build_records(ours).values()
+    ]
+    commands.append(artifact_link_line(planned_link_line(ours, tools), ours, base, base.root / "baseline-host"))
+    script = base.root / "baseline.sh"
+    script.write_text("#!/bin/sh\nset -e\n" + "".join(shlex.join(c) + "\n" for c in commands))
+    return script
+
+
+def seconds_in(output: str, pattern: re.Pattern[str]) -> float:
+    return sum(float(found) for found in pattern.findall(output))
+
+
+def step_breakdown(output: str, total: float) -> str:
+    """Where a doit run's time went, from the lines the build and verify steps print."""
+    cargo, verify = seconds_in(output, _BUILT), seconds_in(output, _VERIFIED)
+    rest = total - cargo - verify
+    return (
+        f"doit link {total:.2f}s = cargo (build steps) {cargo:.2f}s + verify and promote {verify:.2f}s"
+        f" + the rest (python and doit start, plan, up-to-date checks, link with audit and archive hashes) {rest:.2f}s"
+    )
+
+
+def cold_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> tuple[Layout, Figure]:
+    """Figure b; returns the built buildlib copy, which the later figures use."""
+    ours = fresh_copy(template, scale_dir / "ours")
+    progress(f"N={n}: cold doit link ({n} cargo calls)")
+    tools.reset_log()
+    output, ours_s = timed_run(doit("link"), tools, ours.root)
+    builds = [call for call in tools.cargo_calls() if call.startswith("rustc ")]
+    if len(builds) != n:
+        raise BenchError(f"cold doit link made {len(builds)} cargo rustc calls for {n} crates")
+    check_program(ours.build / "bin" / "host", n, tools)
+    base = fresh_copy(template, scale_dir / "baseline")
+    try:
+        script = baseline_script(ours, base, tools)
+        progress(f"N={n}: cold baseline script ({n} cargo calls + cc), {ours_s:.1f}s for doit link")
+        _, base_s = timed_run(["sh", str(script)], tools, base.root)
+        check_program(base.root / "baseline-host", n, tools)
+    finally:
+        shutil.rmtree(base.root, ignore_errors=True)
+    limit = f"{step_breakdown(output, ours_s)}; baseline {base_s:.2f}s"
+    return ours, Figure(name="cold link", n=n, ours=ours_s, baseline=base_s, goal=1.10, limit=limit)
+
+
+def executed_tasks(output: str) -> list[str]:
+    """Tasks doit ran (". name"); skipped ones print "-- name"."""
+    return [line[3:].strip() for line in output.splitlines() if line.startswith(".  ")]
+
+
+def link_after_cold(ours: Layout, n: int, tools: Tools) -> Figure:
+    """The first doit link after the cold one must already be a no-op: no cargo call, no task run."""
+    tools.reset_log()
+    output, _ = timed_run(doit("link"), tools, ours.root)
+    calls, ran = tools.cargo_calls(), executed_tasks(output)
+    limit = f"{len(calls)} cargo calls ({calls[:2]}...), tasks run: {ran[:4]}... ({len(ran)} in all)"
+    return Figure(name="link after cold: cargo calls", n=n, ours=len(calls), baseline=None, goal=0, limit=limit)
+
+
+def write_bare_dodo(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dodo.py").write_text('def task_hello():\n    """A trivial task."""\n    return {"actions": ["true"]}\n')
+    return root
+
+
+def noop_link(ours: Layout, bare: Path, n: int, repeat: int, tools: Tools) -> Figure:
+    """Figure a, with `doit list` in the project as a split: loading dodo.py and the plan vs the checks."""
+
+    def link() -> float:
+        tools.reset_log()
+        output, seconds = timed_run(doit("link"), tools, ours.root)
+        if tools.cargo_calls() or executed_tasks(output):
+            raise BenchError(f"no-op doit link ran {executed_tasks(output)} and cargo {tools.cargo_calls()}")
+        return seconds
+
+    progress(f"N={n}: no-op doit link vs doit's bare start, {repeat} runs each")
+    ours_s, listed_s, bare_s = median_alternating(
+        [link, lambda: timed_run(doit("list"), tools, ours.root)[1], lambda: timed_run(doit("list"), tools, bare)[1]],
+        repeat,
+    )
+    limit = (
+        f"doit's bare start {bare_s:.3f}s; `doit list` in the project (import buildlib, load the plan, "
+        f"make {2 * n + 1} task dicts) {listed_s:.3f}s; up-to-date checks {ours_s - listed_s:.3f}s"
+    )
+    return Figure(name="no-op link", n=n, ours=ours_s, baseline=bare_s, goal=1.5 if n <= 40 else 2.0, limit=limit)
+
+
+def verified_entries(ours: Layout) -> list[tuple[Path, list[str]]]:
+    """(archive, expected names) of each crate, from build/verified/<crate>/report.json."""
+    entries = []
+    for report_path in sorted((ours.build / "verified").glob("*/report.json")):
+        report = json.loads(report_path.read_text())
+        names = [symbol["name"] for symbol in report["verify"]["symbols"]]
+        entries.append((report_path.parent / report["archive_file"], names))
+    return entries
+
+
+def verify_all(ours: Layout, n: int, repeat: int, tools: Tools) -> Figure:
+    """Figure d: one process verifying every archive (LIEF loaded before), vs one llvm-nm per archive."""
+    entries = verified_entries(ours)
+    if len(entries) != n:
+        raise BenchError(f"{ours.build / 'verified'}: {len(entries)} reports for {n} crates")
+    load_lief()  # once, as in a doit run
+
+    def in_process() -> None:
+        for archive, names in entries:
+            if not verify_archive(read_archive(archive), names).ok:
+                raise BenchError(f"{archive}: verify failed")
+
+    def llvm_nm() -> None:
+        for archive, _ in entries:
+            run([tools.nm, "--no-llvm-bc", "-g", str(archive)], tools)
+
+    progress(f"N={n}: verify {n} archives in process vs llvm-nm, {repeat} runs each")
+    ours_s, nm_s = median_alternating([lambda: timed(in_process), lambda: timed(llvm_nm)], repeat)
+    limit = f"per archive: ours {ours_s / n * 1e3:.1f} ms, llvm-nm {nm_s / n * 1e3:.1f} ms"
+    return Figure(name="verify all", n=n, ours=ours_s, baseline=nm_s, goal=1.0, limit=limit)
+
+
+def touch_rebuild(ours: Layout, n: int, repeat: int, tools: Tools) -> list[Figure]:
+    """Figure c: one crate edited; doit link's cargo calls, and its time vs the same steps run by hand."""
+    index = n // 2
+    crate = _synth.crate_name(index)
+    record = build_records(ours)[crate]
+    crate_dir = str(ours.crate_dir(crate))
+    link_line = artifact_link_line(planned_link_line(ours, tools), ours, ours, ours.root / "baseline-host")
+    verify = [sys.executable, "-m", "buildlib", "verify", record["artifact"], "--crate", crate_dir]
+    tags = itertools.count()
+    calls: list[int] = []
+    outputs: list[tuple[str, float]] = []
+    parts: list[tuple[float, float, float]] = []
+
+    def with_doit() -> float:
+        _synth.touch_crate(ours, index, f"d{next(tags)}")
+        tools.reset_log()
+        output, seconds = timed_run(doit("link"), tools, ours.root)
+        calls.append(len(tools.cargo_calls()))
+        outputs.append((output, seconds))
+        return seconds
+
+    def by_hand() -> float:
+        _synth.touch_crate(ours, index, f"h{next(tags)}")
+        part = (timed_run(record["command"], tools)[1], timed_run(verify, tools)[1], timed_run(link_line, tools)[1])
+        parts.append(part)
+        return sum(part)
+
+    progress(f"N={n}: {crate} edited, doit link vs cargo + buildlib verify + cc by hand, {repeat} runs each")
+    ours_s, hand_s = median_alternating([with_doit, by_hand], repeat)
+    check_program(ours.build / "bin" / "host", n, tools)
+    output, seconds = min(outputs, key=lambda o: abs(o[1] - ours_s))  # the run nearest the median
+    cargo_s, verify_s, cc_s = (statistics.median(p[i] for p in parts) for i in range(3))
+    limit = f"{step_breakdown(output, seconds)}; by hand: cargo {cargo_s:.2f}s, verify {verify_s:.2f}s, cc {cc_s:.2f}s"
+    return [
+        Figure(name="edit one crate: cargo calls", n=n, ours=max(calls), baseline=None, goal=1, limit=f"calls {calls}"),
+        Figure(name="edit one crate", n=n, ours=ours_s, baseline=hand_s, goal=1.2, limit=limit),
+    ]
+
+
+def bench_scale(workdir: Path, n: int, repeat: int, tools: Tools) -> list[Figure]:
+    """Every figure at N crates; each workspace copy is deleted as soon as its figures are taken."""
+    check_disk(workdir, n)
+    scale_dir = workdir / f"n{n}"
+    scale_dir.mkdir()
+    try:
+        progress(f"N={n}: generating the workspace")
+        template = make_template(scale_dir / "template", n, tools)
+        warm_up(template, scale_dir / "warm", tools)
+        ours, cold = cold_link(template, scale_dir, n, tools)
+        figures = [link_after_cold(ours, n, tools)]
+        figures.append(noop_link(ours, write_bare_dodo(scale_dir / "bare"), n, repeat, tools))
+        figures.append(cold)
+        figures.append(verify_all(ours, n, repeat, tools))
+        figures += touch_rebuild(ours, n, repeat, tools)
+        return figures
+    finally:
+        shutil.rmtree(scale_dir, ignore_errors=True)
+
+
+def cargo_version(tools: Tools) -> str:
+    return run(["cargo", "--version"], tools).stdout.strip()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--crates", type=int, default=40, metavar="N", help="crates in the workspace (default 40)")
+    parser.add_argument("--also", type=int, metavar="N", help="repeat everything at this size too, e.g. 200")
+    parser.add_argument("--repeat", type=int, default=5, metavar="K", help="runs per timed figure (default 5)")
+    parser.add_argument("--workdir", type=Path, help="where the workspaces go (default: a new temporary directory)")
+    args = parser.parse_args(argv)
+    if args.crates < 1 or args.repeat < 1 or (args.also is not None and args.also < 1):
+        parser.error("--crates, --also and --repeat must be positive")
+    return args
+
+
+def run_bench(args: argparse.Namespace, workdir: Path, tools: Tools) -> list[Figure]:
+    sizes = [args.crates] + ([args.also] if args.also else [])
+    check_disk(workdir, max(sizes))  # before anything runs, not halfway through the second size
+    figures: list[Figure] = []
+    for n in sizes:
+        figures += bench_scale(workdir, n, args.repeat, tools)
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    owned = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="bench-build-")) if owned else args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        tools = find_tools(workdir)
+        version = cargo_version(tools)
+        figures = run_bench(args, workdir, tools)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if owned:
+            shutil.rmtree(workdir, ignore_errors=True)
+    wall = time.perf_counter() - _STARTED
+    print(text_table(figures))
+    for line in scaling_lines(figures):
+        print(line)
+    command = shlex.join(["python", "bench/bench_build.py", *(argv if argv is not None else sys.argv[1:])])
+    write_results(RESULTS, figures, cargo_version=version, command=command, wall_seconds=wall)
+    print(f"bench wall time {wall:.0f}s; written {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

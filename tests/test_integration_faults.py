@@ -1,0 +1,175 @@
+"""The bad day: concurrent runs, a corrupt database, a crate that does not compile, a missing or
+old toolchain, and kill -9 at random moments. One project copy; tests run in file order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Project, copy_project, executed
+
+pytestmark = pytest.mark.integration
+
+SOURCES = [
+    "ext-zlib/src/codec.rs",
+    "ext-events/src/lib.rs",
+    "ext-hash/src/lib.rs",
+    "ext-net/src/lib.rs",
+    "runtime/src/lib.rs",
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = copy_project(tmp_path_factory.mktemp("faults"))
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project
+
+
+def edit(project: Project, relative: str, note: str) -> None:
+    with (project.root / "crates-fixtures" / relative).open("a") as source:
+        source.write(f"\n// {note}\n")
+
+
+def store_state(project: Project) -> dict[str, str]:
+    """Each crate's verified archive hash, after checking every entry is whole."""
+    state = {}
+    for report_path in sorted((project.root / "build" / "verified").glob("*/report.json")):
+        report = json.loads(report_path.read_text())  # a half-written report would not parse
+        archive = report_path.parent / report["archive_file"]
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        assert digest == report["archive_sha256"], f"{archive} does not match its report"
+        state[report["crate"]] = digest
+    return state
+
+
+def start_doit(project: Project, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "doit", "link"],
+            cwd=project.root,
+            env=project.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def test_two_runs_at_once_are_serialized_and_both_succeed(project: Project) -> None:
+    edit(project, "ext-zlib/src/codec.rs", "concurrent")
+    logs = [project.root / "first.log", project.root / "second.log"]
+    first = start_doit(project, logs[0])
+    time.sleep(0.3)
+    second = start_doit(project, logs[1])
+    assert first.wait(timeout=300) == 0 and second.wait(timeout=300) == 0
+    output = logs[0].read_text() + logs[1].read_text()
+    assert f"another build holds the lock: pid {first.pid}" in output
+    assert project.run_program().returncode == 0
+    assert executed(project.doit("link")) == set()
+
+
+def test_a_corrupt_database_is_set_aside_and_everything_checked_again(project: Project) -> None:
+    database = project.root / "build" / ".doit.db"
+    before = store_state(project)
+    database.write_bytes(os.urandom(4096))
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "doit's database" in result.stderr and "was unreadable; moved to .doit.db.corrupt-" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {"link", "verify:ext-zlib", "build:together"} <= executed(result)
+    assert store_state(project).keys() == before.keys()
+    assert executed(project.doit("link")) == set()
+
+
+def test_a_crate_that_does_not_compile_keeps_every_last_good_archive(project: Project) -> None:
+    source = project.root / "crates-fixtures" / "ext-zlib" / "src" / "codec.rs"
+    good = source.read_text()
+    before = store_state(project)
+    other = project.root / "build" / "archives" / "together" / "libext_net.a"
+    other_mtime = other.stat().st_mtime_ns
+    source.write_text(good + '\npub fn broken() -> u32 { "not a number" }\n')
+    result = project.doit("link")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "--- ext-zlib ---" in output and "error[E0308]: mismatched types" in output
+    assert "build:ext-zlib: cargo failed with exit code 101; the previous archives are kept" in output
+    assert "Traceback" not in output and "link" not in executed(result)
+    assert store_state(project) == before and other.stat().st_mtime_ns == other_mtime
+
+    source.write_text(good)
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.run_program().returncode == 0
+
+
+def test_no_cargo_on_path_is_one_clear_error(project: Project) -> None:
+    env = {**project.env, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "doit", "link"], cwd=project.root, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "error: cargo: not found on PATH"
+    assert "Traceback" not in result.stderr
+
+
+def test_a_too_old_cargo_names_both_versions(project: Project) -> None:
+    real = project.root / "shim-bin" / "cargo"
+    old = project.root / "old-bin"
+    old.mkdir(exist_ok=True)
+    fake = old / "cargo"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = "-vV" ]; then printf "cargo 1.60.0 (x)\\nrelease: 1.60.0\\n"; exit 0; fi\nexec "{real}" "$@"\n'
+    )
+    fake.chmod(0o755)
+    env = {**project.env, "PATH": f"{old}{os.pathsep}{project.env['PATH']}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "doit", "link"], cwd=project.root, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "method 'staticlib' needs --config on the command line (cargo 1.63), this cargo is 1.60.0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kill_9_at_random_moments_loses_nothing(project: Project) -> None:
+    rng = random.Random(int(os.environ.get("BUILDLIB_KILL_SEED", "20261123")))
+    kills, phases, runs = 0, [], 0
+    while kills < 20 and runs < 60:
+        runs += 1
+        edit(project, rng.choice(SOURCES), f"kill loop {runs}")
+        log = project.root / "killed.log"
+        process = start_doit(project, log)
+        # Aim at each phase in turn (cargo, verify and promotion, link) or at a random moment.
+        target = rng.choice(["build:", "verify:", "link", None])
+        deadline = time.monotonic() + 30
+        while target and process.poll() is None and time.monotonic() < deadline:
+            if any(line.startswith(f".  {target}") for line in log.read_text().splitlines()):
+                break
+            time.sleep(0.01)
+        try:
+            process.wait(timeout=rng.uniform(0.0, 0.3) if target else rng.uniform(0.1, 3.0))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            kills += 1
+            started = [line[3:] for line in log.read_text().splitlines() if line.startswith(".  ")]
+            phases.append(started[-1].split(":")[0] if started else "start")
+        store_state(project)  # every entry whole after every kill
+        if project.program.exists():
+            assert project.run_program().returncode == 0, "the program is never half-written"
+    print(f"\nkills: {kills} in {runs} runs; killed during: {sorted(set(phases))}")
+    assert kills >= 20
+
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.run_program().returncode == 0
+    assert executed(project.doit("link")) == set()
