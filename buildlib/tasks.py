@@ -10,7 +10,8 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -19,8 +20,8 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from ._lock import hold_lock, set_aside_corrupt_database
-from .config import ProjectConfig, load_config
-from .errors import BuildlibError
+from .config import ProjectConfig, load_config, parse_config
+from .errors import BuildlibError, ConfigError
 from .link import planned_link_line
 from .plan import Plan, Route, build_inputs
 from .project import plan_project
@@ -64,11 +65,35 @@ def doit_config(plan: Plan) -> dict[str, object]:
     }
 
 
-def build_tasks(plan: Plan) -> Iterator[TaskDict]:
-    yield {"name": None, "doc": "build every ext crate's staticlib with its class's cargo profile"}
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Task names under an optional prefix: ``link``, or ``rt.link`` inside an outer pipeline."""
+
+    prefix: str = ""
+
+    def __call__(self, base: str) -> str:
+        return f"{self.prefix}.{base}" if self.prefix else base
+
+
+def project_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
+    """Every task of ``plan``: build, verify, link, exec."""
+    yield from build_tasks(plan, names)
+    yield from verify_tasks(plan, names)
+    yield link_task(plan, names)
+    yield exec_task(plan, names)
+
+
+def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
+    basename = names("build")
+    yield {
+        "basename": basename,
+        "name": None,
+        "doc": "build every ext crate's staticlib with its class's cargo profile",
+    }
     for unit in plan.units:
         crates = ", ".join(route.crate.name for route in unit.routes)
         yield {
+            "basename": basename,
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
             "actions": [_as_action(build_step, plan, unit)],
@@ -79,13 +104,16 @@ def build_tasks(plan: Plan) -> Iterator[TaskDict]:
         }
 
 
-def verify_tasks(plan: Plan) -> Iterator[TaskDict]:
+def verify_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
+    basename = names("verify")
     yield {
+        "basename": basename,
         "name": None,
         "doc": "prove each archive exports its crate's #[no_mangle] symbols, then promote it to the verified store",
     }
     for route in plan.routes:
         yield {
+            "basename": basename,
             "name": route.crate.name,
             "doc": f"verify {route.crate.archive_name} from its bytes and promote it to {route.verified_archive.parent}",
             "actions": [_as_action(verify_step, route)],
@@ -103,10 +131,10 @@ def _store_entry_present(route: Route, task: object, values: object) -> bool:
     return route.verified_archive.exists()
 
 
-def link_task(plan: Plan) -> TaskDict:
+def link_task(plan: Plan, names: Names) -> TaskDict:
     host = plan.config.host
     return {
-        "basename": "link",
+        "basename": names("link"),
         "doc": f"link {plan.program} from the verified archives only",
         # `doit info link` shows meta: the link line as the plan and the store make it.
         "meta": {"link_line": shlex.join(planned_link_line(plan))},
@@ -122,12 +150,12 @@ def link_task(plan: Plan) -> TaskDict:
     }
 
 
-def run_task(plan: Plan) -> TaskDict:
+def exec_task(plan: Plan, names: Names) -> TaskDict:
     return {
-        "basename": "exec",
+        "basename": names("exec"),
         "doc": f"run the linked program {plan.program}",
         "actions": [[str(plan.program)]],
-        "task_dep": ["link"],
+        "task_dep": [names("link")],
         "uptodate": [False],
         "verbosity": 2,
     }
@@ -135,30 +163,104 @@ def run_task(plan: Plan) -> TaskDict:
 
 # doit commands that only read: they neither wait for the project lock nor take it.
 _READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
-_held_lock: IO[str] | None = None
+_held_locks: dict[Path, IO[str]] = {}
 
 
 def database_path(config: ProjectConfig) -> Path:
     return config.out_dir / ".doit.db"
 
 
-def load_plan_or_exit(pyproject: Path | str, *, argv: Sequence[str] | None = None) -> Plan:
-    """``load_project`` for a dodo file.
+class Project:
+    """A buildlib project as doit tasks: put one in a dodo file's globals and doit collects its tasks.
 
-    Unless the doit command only reads (``argv``, default ``sys.argv``), it first
-    takes the project lock, waiting for another run to finish, and sets aside a
-    corrupt doit database. A configuration mistake prints one line and exits 2.
+    ::
+
+        PROJECT = buildlib.Project.for_dodo("pyproject.toml")              # build, verify, link, exec
+        RT = buildlib.Project.for_dodo("rt/pyproject.toml", prefix="rt")   # rt.build, rt.verify, rt.link, rt.exec
+
+    An outer pipeline's own tasks depend on ``RT.program`` or ``RT.verified_archive(crate)``
+    (as ``file_dep``), or on ``RT.task("link")`` (as ``task_dep``).
     """
-    global _held_lock
-    command = list(sys.argv if argv is None else argv)[1:2]
-    try:
-        config = load_config(pyproject)
-        if not set(command) & _READ_ONLY_COMMANDS and _held_lock is None:
-            _held_lock = hold_lock(config.out_dir / ".buildlib" / "lock", out=sys.stderr)
-            set_aside_corrupt_database(database_path(config), out=sys.stderr)
-        return plan_project(config)
-    except BuildlibError as e:
-        print(f"error: {e}", file=sys.stderr)
-        if e.hint:
-            print(f"hint: {e.hint}", file=sys.stderr)
-        raise SystemExit(2) from None
+
+    def __init__(self, plan: Plan, *, prefix: str = "") -> None:
+        self.plan = plan
+        self.names = Names(prefix)
+
+    @classmethod
+    def load(
+        cls, source: Path | str | Mapping[str, object], *, root: Path | str | None = None, prefix: str = ""
+    ) -> Project:
+        """A project from a ``pyproject.toml`` path, or from a ``[tool.buildlib]`` table given as a dict
+        (its relative paths taken from ``root``, default the current directory).
+
+        Raises BuildlibError (ConfigError, WorkspaceError, ToolchainError) when it cannot be planned.
+        """
+        return cls(plan_project(_config(source, root)), prefix=prefix)
+
+    @classmethod
+    def for_dodo(
+        cls,
+        source: Path | str | Mapping[str, object],
+        *,
+        root: Path | str | None = None,
+        prefix: str = "",
+        argv: Sequence[str] | None = None,
+    ) -> Project:
+        """``load`` for a dodo file: it takes the project lock first (waiting for another run,
+        unless the doit command in ``argv``, default ``sys.argv``, only reads) and sets aside a
+        corrupt doit database. A mistake prints one ``error:`` line and exits 2.
+        """
+        command = list(sys.argv if argv is None else argv)[1:2]
+        try:
+            config = _config(source, root)
+            if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
+                _held_locks[config.out_dir] = hold_lock(config.out_dir / ".buildlib" / "lock", out=sys.stderr)
+                set_aside_corrupt_database(database_path(config), out=sys.stderr)
+            return cls(plan_project(config), prefix=prefix)
+        except BuildlibError as e:
+            print(f"error: {e}", file=sys.stderr)
+            if e.hint:
+                print(f"hint: {e.hint}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    def create_doit_tasks(self) -> Iterator[TaskDict]:
+        yield from project_tasks(self.plan, self.names)
+
+    def task(self, base: str) -> str:
+        """The full name of one of this project's tasks: ``task("link")``, ``task("verify:ext-zlib")``."""
+        return self.names(base)
+
+    @property
+    def program(self) -> Path:
+        """The linked program (the link task's target)."""
+        return self.plan.program
+
+    @property
+    def crates(self) -> list[str]:
+        """The ext crates, in link order."""
+        return [route.crate.name for route in self.plan.routes]
+
+    def verified_archive(self, crate: str) -> Path:
+        """The stable path of ``crate``'s verified archive (a target of its verify task).
+
+        Raises ConfigError for a crate that is not an ext crate of the project.
+        """
+        try:
+            return self.plan.route(crate).verified_archive
+        except KeyError:
+            known = ", ".join(route.crate.name for route in self.plan.routes)
+            raise ConfigError(
+                str(self.plan.config.file), "crate", f"no ext crate {crate!r}", hint=f"ext crates: {known}"
+            ) from None
+
+    def doit_config(self) -> dict[str, object]:
+        """DOIT_CONFIG for a dodo file whose main project this is (see ``doit_config``)."""
+        config = doit_config(self.plan)
+        config["default_tasks"] = [self.names("link")]
+        return config
+
+
+def _config(source: Path | str | Mapping[str, object], root: Path | str | None) -> ProjectConfig:
+    if isinstance(source, Mapping):
+        return parse_config(dict(source), file=Path(root or Path.cwd()).resolve() / "<[tool.buildlib] dict>")
+    return load_config(source)

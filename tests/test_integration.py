@@ -11,10 +11,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
-from .conftest import Project, copy_project, executed, require
+from .conftest import PROJECT, Project, copy_project, executed, require
 
 pytestmark = pytest.mark.integration
 
@@ -237,3 +238,32 @@ def test_bad_configuration_is_one_line_and_exit_2(project: Project, old: str, ne
     assert first.startswith("error: ") and expected in first
     assert rest and rest[0].startswith("hint: did you mean")
     assert "Traceback" not in result.stderr
+
+
+def test_the_example_release_pipeline_packages_and_smoke_tests_the_program(project: Project) -> None:
+    shutil.copytree(PROJECT / "examples", project.root / "examples", ignore=shutil.ignore_patterns("dist"))
+    result = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(project.root / "examples" / "release" / "dodo.py")],
+        cwd=project.root / "crates-fixtures",
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all checks passed" in result.stdout
+    tarball = project.root / "examples" / "release" / "dist" / "host-release.tar.gz"
+    with tarfile.open(tarball) as tar:
+        names = sorted(tar.getnames())
+    assert names == ["SHA256SUMS", "bin/host", *sorted(f"lib/lib{c.replace('-', '_')}.a" for c in ROUTED + TOGETHER)]
+    listed = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", "examples/release/dodo.py", "list", "--all"],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert {"app.link", "app.verify:ext-zlib", "app.build:together", "package", "smoke"} <= {
+        line.split()[0] for line in listed.splitlines()
+    }
