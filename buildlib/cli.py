@@ -14,13 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._table import format_table
 from .archive import read_archive
 from .errors import ArchiveError, BuildlibError
 from .exports import read_exports_file, scan_crate
 from .link import planned_link_line
 from .probe import native_libs_beside, probe_link
 from .project import load_project
-from .status import project_status
+from .status import project_status, status_table
 from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, snapshot_exports, verify_archive
 
 EXIT_OK = 0
@@ -139,39 +140,12 @@ def _snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def format_table(rows: list[tuple[str, ...]]) -> list[str]:
-    """Left-aligned columns; the last column is not padded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return [
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]) for row in rows
-    ]
-
-
 def _status(args: argparse.Namespace) -> int:
     rows = project_status(load_project(args.project))
     if args.json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))
-        return EXIT_OK
-    table: list[tuple[str, ...]] = [("crate", "class", "method", "lto", "applied", "archive", "exports", "verified")]
-    for row in rows:
-        applied = (
-            "-" if row.lto_applied is None else "yes" if row.lto_applied else f"NO ({row.lto_passed or 'no -C lto'})"
-        )
-        size = "-" if row.archive_bytes is None else f"{row.archive_bytes / 1e6:.1f} MB"
-        exports = "-" if row.exports_expected is None else f"{row.exports_ok}/{row.exports_expected}"
-        table.append(
-            (
-                row.crate,
-                row.routing_class,
-                row.method,
-                row.lto_requested,
-                applied,
-                size,
-                exports,
-                row.verified_at or "never",
-            )
-        )
-    print("\n".join(format_table(table)))
+    else:
+        print("\n".join(status_table(rows)))
     return EXIT_OK
 
 

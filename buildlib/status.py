@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ._table import format_table
 from .build import BuildRecord
 from .errors import BuildError
 from .plan import Plan, Route
@@ -25,6 +26,7 @@ class CrateStatus:
     exports_expected: int | None
     verified_at: str | None
     built_at: str | None
+    build_seconds: float | None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,9 +59,43 @@ def crate_status(route: Route) -> CrateStatus:
         exports_expected=len(symbols) if symbols is not None else None,
         verified_at=report.get("verified_at") if report else None,
         built_at=record.built_at if record else None,
+        build_seconds=record.seconds if record else None,
     )
 
 
 def project_status(plan: Plan) -> list[CrateStatus]:
     """One row per ext crate, in link order."""
     return [crate_status(route) for route in plan.routes]
+
+
+def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]:
+    """``buildlib status``'s table; ``summary`` is the shorter one ``doit link`` ends with."""
+    head = (
+        ("crate", "class", "lto", "applied", "exports", "build")
+        if summary
+        else ("crate", "class", "method", "lto", "applied", "archive", "exports", "verified")
+    )
+    table: list[tuple[str, ...]] = [head]
+    for row in rows:
+        applied = (
+            "-" if row.lto_applied is None else "yes" if row.lto_applied else f"NO ({row.lto_passed or 'no -C lto'})"
+        )
+        exports = "-" if row.exports_expected is None else f"{row.exports_ok}/{row.exports_expected}"
+        if summary:
+            seconds = "-" if row.build_seconds is None else f"{row.build_seconds:.1f}s"
+            table.append((row.crate, row.routing_class, row.lto_requested, applied, exports, seconds))
+        else:
+            size = "-" if row.archive_bytes is None else f"{row.archive_bytes / 1e6:.1f} MB"
+            table.append(
+                (
+                    row.crate,
+                    row.routing_class,
+                    row.method,
+                    row.lto_requested,
+                    applied,
+                    size,
+                    exports,
+                    row.verified_at or "never",
+                )
+            )
+    return format_table(table)

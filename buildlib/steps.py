@@ -21,6 +21,7 @@ from .errors import BuildlibError, LinkError
 from .exports import scan_crate, scan_files
 from .link import run_link
 from .plan import BuildUnit, Plan, Route
+from .status import project_status, status_table
 from .store import StoreEntry, load_entry, promote
 from .verify import format_failures, verify_archive
 
@@ -114,4 +115,5 @@ def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
             hint=f"details in {plan.config.out_dir / 'link-audit.json'}",
         )
     program = run_link(plan, entries)
+    out.write("".join(f"{line}\n" for line in status_table(project_status(plan), summary=True)))
     out.write(f"link: {program} from {len(entries)} verified archives\n")

@@ -267,3 +267,30 @@ def test_the_example_release_pipeline_packages_and_smoke_tests_the_program(proje
     assert {"app.link", "app.verify:ext-zlib", "app.build:together", "package", "smoke"} <= {
         line.split()[0] for line in listed.splitlines()
     }
+
+
+def test_doit_conventions_forget_default_always_execute_info_clean(project: Project) -> None:
+    # The earlier test left a replaced ext-hash archive: forgetting its build makes the default task rebuild it.
+    assert project.doit("forget", "build:ext-hash").returncode == 0
+    result = project.doit()  # the default task is link
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"build:ext-hash", "verify:ext-hash", "link"} <= executed(result)
+    assert "link: " in result.stderr and "crate       class     lto   applied  exports  build" in result.stderr
+
+    forced = project.doit("--always-execute", "link")
+    assert forced.returncode == 0
+    assert (
+        len([c for c in project.calls if c.startswith(("rustc", "build"))]) == 4
+    )  # every unit, cargo finds them fresh
+
+    info = project.doit("info", "verify:ext-zlib")
+    assert info.returncode == 0 and "libext_zlib.a" in info.stdout and "ext-zlib.build.json" in info.stdout
+    link_info = project.doit("info", "link").stdout
+    assert "link_line" in link_info and "-lgcc_s" in link_info
+
+    assert project.doit("clean").returncode == 0
+    assert not project.program.exists() and not (project.root / "build" / "verified" / "ext-zlib").exists()
+    assert not (project.root / "build" / "archives" / "routed" / "libext_zlib.a").exists()
+    again = project.doit("link")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert project.run_program().returncode == 0
