@@ -149,3 +149,11 @@ def test_probe_takes_native_libs_from_the_report_beside_the_archive(tmp_path: Pa
     assert native_libs_beside(archive) == DEFAULT_NATIVE_LIBS
     (tmp_path / "report.json").write_text(json.dumps({"native_static_libs": ["-lm"]}))
     assert native_libs_beside(archive) == ("-lm",)
+
+
+@pytest.mark.parametrize("command", [["verify"], ["status"], ["link-line"], ["exports", "snapshot"], []], ids=str)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([*command, "--help"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: buildlib")
