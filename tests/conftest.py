@@ -72,17 +72,24 @@ class Project:
     log: Path
     cc_log: Path
 
-    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
-        self.log.write_text("")
-        self.cc_log.write_text("")
+    def python(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``python ARGS`` in the project, with its PATH (the logging shims first)."""
         return subprocess.run(
-            [sys.executable, "-m", "doit", *args],
-            cwd=self.root,
-            env=self.env,
+            [sys.executable, *args],
+            cwd=cwd or self.root,
+            env=env or self.env,
             capture_output=True,
             text=True,
             check=False,
         )
+
+    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``doit ARGS``, with the cargo and cc logs emptied first."""
+        self.log.write_text("")
+        self.cc_log.write_text("")
+        return self.python("-m", "doit", *args)
 
     @property
     def calls(self) -> list[str]:

@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 
 import pytest
@@ -90,14 +89,8 @@ def test_with_every_archive_fresh_the_link_still_takes_every_verified_archive(pr
 
 def test_a_no_op_run_never_imports_lief(project: Project) -> None:
     """F8: importing LIEF costs about 0.6 s; only a run that inspects an archive may pay it."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "doit", "link"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = project.python("-X", "importtime", "-m", "doit", "link")
+    assert result.returncode == 0, result.stderr[-2000:]
     imported = {
         line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
     }
@@ -148,12 +141,7 @@ def test_an_export_added_to_the_source_after_the_build_is_missing(project: Proje
     with (newer / "src" / "lib.rs").open("a") as source:
         source.write('\n#[unsafe(no_mangle)]\npub extern "C" fn js_hash_added_later() {}\n')
     archive = project.root / "build" / "verified" / "ext-hash" / "libext_hash.a"
-    result = subprocess.run(
-        [sys.executable, "-m", "buildlib", "verify", str(archive), "--crate", str(newer), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = project.python("-m", "buildlib", "verify", str(archive), "--crate", str(newer), "--json")
     assert result.returncode == 1, result.stderr
     statuses = {s["name"]: s["status"] for s in json.loads(result.stdout)["symbols"]}
     assert statuses == {
@@ -194,12 +182,7 @@ def test_nm_is_blind_to_the_field_archive_but_the_verifier_is_not(project: Proje
     archive = workspace / "target" / "release" / "libext_zlib.a"
     listed = subprocess.run([nm, str(archive)], capture_output=True, text=True, check=False).stdout
     assert " T js_zlib_crc32" not in listed
-    verify = subprocess.run(
-        [sys.executable, "-m", "buildlib", "verify", str(archive), "--crate", str(workspace / "ext-zlib"), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verify = project.python("-m", "buildlib", "verify", str(archive), "--crate", str(workspace / "ext-zlib"), "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     data = json.loads(verify.stdout)
     assert data["ok"] and data["embedded_bitcode"] is True
@@ -242,13 +225,8 @@ def test_bad_configuration_is_one_line_and_exit_2(project: Project, old: str, ne
 
 def test_the_example_release_pipeline_packages_and_smoke_tests_the_program(project: Project) -> None:
     shutil.copytree(PROJECT / "examples", project.root / "examples", ignore=shutil.ignore_patterns("dist"))
-    result = subprocess.run(
-        [sys.executable, "-m", "doit", "-f", str(project.root / "examples" / "release" / "dodo.py")],
-        cwd=project.root / "crates-fixtures",
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = project.python(
+        "-m", "doit", "-f", str(project.root / "examples" / "release" / "dodo.py"), cwd=project.root / "crates-fixtures"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
@@ -256,14 +234,7 @@ def test_the_example_release_pipeline_packages_and_smoke_tests_the_program(proje
     with tarfile.open(tarball) as tar:
         names = sorted(tar.getnames())
     assert names == ["SHA256SUMS", "bin/host", *sorted(f"lib/lib{c.replace('-', '_')}.a" for c in ROUTED + TOGETHER)]
-    listed = subprocess.run(
-        [sys.executable, "-m", "doit", "-f", "examples/release/dodo.py", "list", "--all"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listed = project.python("-m", "doit", "-f", "examples/release/dodo.py", "list", "--all").stdout
     assert {"app.link", "app.verify:ext-zlib", "app.build:together", "package", "smoke"} <= {
         line.split()[0] for line in listed.splitlines()
     }

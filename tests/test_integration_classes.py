@@ -7,8 +7,6 @@ One copy of the project with its own [tool.buildlib] classes; tests run in file 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -76,26 +74,13 @@ def test_records_show_the_lto_cargo_really_applied(project: Project) -> None:
     assert str(hot["toolchain"]).startswith("cargo 1.") and ", rustc 1." in str(hot["toolchain"])
     assert project.run_program().returncode == 0
 
-    status = subprocess.run(
-        [sys.executable, "-m", "buildlib", "status", "--json"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    status = project.python("-m", "buildlib", "status", "--json")
+    assert status.returncode == 0, status.stderr
     rows = {row["crate"]: row for row in json.loads(status.stdout)}
     assert (rows["ext-net"]["lto_requested"], rows["ext-net"]["lto_applied"]) == ("thin", False)
     assert (rows["ext-hash"]["lto_passed"], rows["ext-hash"]["lto_applied"]) == ("thin", True)
     assert rows["ext-zlib"]["exports_ok"] == rows["ext-zlib"]["exports_expected"] == 4
-    table = subprocess.run(
-        [sys.executable, "-m", "buildlib", "status"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    table = project.python("-m", "buildlib", "status").stdout
     assert "NO (no -C lto)" in table
 
 

@@ -114,9 +114,7 @@ def test_a_crate_that_does_not_compile_keeps_every_last_good_archive(project: Pr
 
 def test_no_cargo_on_path_is_one_clear_error(project: Project) -> None:
     env = {**project.env, "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "doit", "link"], cwd=project.root, env=env, capture_output=True, text=True, check=False
-    )
+    result = project.python("-m", "doit", "link", env=env)
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == "error: cargo: not found on PATH"
     assert "Traceback" not in result.stderr
@@ -132,9 +130,7 @@ def test_a_too_old_cargo_names_both_versions(project: Project) -> None:
     )
     fake.chmod(0o755)
     env = {**project.env, "PATH": f"{old}{os.pathsep}{project.env['PATH']}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "doit", "link"], cwd=project.root, env=env, capture_output=True, text=True, check=False
-    )
+    result = project.python("-m", "doit", "link", env=env)
     assert result.returncode == 2
     assert "method 'staticlib' needs --config on the command line (cargo 1.63), this cargo is 1.60.0" in result.stderr
     assert "Traceback" not in result.stderr
