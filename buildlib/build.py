@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import _fs
+from .bundle import write_bundle
 from .errors import BuildError
 from .plan import BuildUnit
 
@@ -168,6 +169,10 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
     """
     started = time.monotonic()
     output = CargoOutput()
+    if unit.bundle is not None:
+        write_bundle(
+            unit.bundle.directory, unit.bundle.manifest, tuple(r.crate for r in unit.routes), unit.cwd / "Cargo.lock"
+        )
     try:
         process = subprocess.Popen(
             unit.command, cwd=unit.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -179,6 +184,8 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
         ) from e
     assert process.stdout is not None and process.stderr is not None
     crate_names = {route.crate.lib_name: route.crate.name for route in unit.routes}
+    if unit.bundle is not None:
+        crate_names[unit.bundle.lib_name] = f"bundle of class {unit.routing_class.name}"
     shown: set[str] = set()
     stderr = process.stderr
 
@@ -234,7 +241,7 @@ def install_archives(
     When cargo reused a fresh build it prints no rustc command, so the -C lto of
     the previous record of the same command and toolchain is carried over.
     """
-    missing = [r.crate.name for r in unit.routes if r.crate.lib_name not in output.archives]
+    missing = [r.crate.name for r in unit.routes if unit.artifact_name(r) not in output.archives]
     if missing:
         raise BuildError(
             f"build:{unit.name}: cargo reported no staticlib for {', '.join(missing)}",
@@ -242,8 +249,9 @@ def install_archives(
         )
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     records = []
+    installed: set[Path] = set()
     for route in unit.routes:
-        lib_name = route.crate.lib_name
+        lib_name = unit.artifact_name(route)
         artifact = output.archives[lib_name]
         requested = route.routing_class.lto
         observed = lib_name in output.lto_passed
@@ -272,7 +280,9 @@ def install_archives(
             built_at=built_at,
             seconds=round(seconds, 3),
         )
-        _fs.copy_atomic(artifact, route.archive)
+        if route.archive not in installed:  # a bundle's crates share one archive
+            _fs.copy_atomic(artifact, route.archive)
+            installed.add(route.archive)
         _fs.write_atomic(route.record, record.to_json())
         records.append(record)
     return records

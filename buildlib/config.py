@@ -23,9 +23,9 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 LtoMode = Literal["off", "thin", "fat"]
-Method = Literal["staticlib", "together"]
+Method = Literal["staticlib", "together", "bundle"]
 LTO_MODES: tuple[LtoMode, ...] = ("off", "thin", "fat")
-METHODS: tuple[Method, ...] = ("staticlib", "together")
+METHODS: tuple[Method, ...] = ("staticlib", "together", "bundle")
 
 # Class names become part of cargo profile names and doit task names.
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .config import ClassConfig, LtoMode
 from .errors import ConfigError
@@ -28,7 +29,7 @@ from .workspace import Crate
 
 def effective_lto(routing_class: ClassConfig, crate: Crate) -> LtoMode:
     """The LTO mode cargo will really apply to ``crate``'s staticlib under ``routing_class``."""
-    if routing_class.method == "staticlib" or set(crate.crate_types) == {"staticlib"}:
+    if routing_class.method in ("staticlib", "bundle") or set(crate.crate_types) == {"staticlib"}:
         return routing_class.lto
     # cargo passes no -C lto at all (or lto=off): rustc does no cross-crate LTO.
     return "off"
@@ -72,9 +73,14 @@ def lto_line_problem(line: Sequence[tuple[str, str | None]]) -> LtoProblem | Non
 def check_plan(plan: Plan) -> list[str]:
     """Raise ConfigError for LTO combinations that cannot link; return warnings for ignored settings."""
     lto_routes = [(r, effective_lto(r.routing_class, r.crate)) for r in plan.routes]
-    problem = lto_line_problem([(r.crate.name, mode) for r, mode in lto_routes])
+    # One item per archive: the crates of a bundle share theirs.
+    archives: dict[Path, tuple[list[str], LtoMode, ClassConfig]] = {}
+    for route, mode in lto_routes:
+        archives.setdefault(route.archive, ([], mode, route.routing_class))[0].append(route.crate.name)
+    line = {"+".join(crates): (mode, routing_class) for crates, mode, routing_class in archives.values()}
+    problem = lto_line_problem([(label, mode) for label, (mode, _) in line.items()])
     if problem is not None:
-        culprit = plan.route(problem.culprit).routing_class
+        culprit = line[problem.culprit][1]
         raise ConfigError(str(plan.config.file), f"{culprit.key}.lto", problem.message, hint=problem.hint)
     warnings = []
     for routing_class in plan.config.classes:

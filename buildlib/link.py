@@ -61,10 +61,13 @@ def planned_link_line(plan: Plan) -> list[str]:
     For display (``buildlib link-line``, ``doit info link``); the link itself
     uses checked store entries.
     """
-    libs, archives = [], []
+    libs, archives, seen = [], [], set()
     for route in plan.routes:
         try:
             report = json.loads(route.report.read_text())
+            if report["archive_sha256"] in seen:
+                continue  # a bundle's crates share one archive
+            seen.add(report["archive_sha256"])
             libs.append(report["native_static_libs"])
             archives.append(route.report.parent / report["archive_file"])
         except (OSError, ValueError, KeyError, TypeError):

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import bundle
 from .config import ClassConfig, ProjectConfig
 from .errors import ConfigError
 from .toolchain import Toolchain
@@ -31,6 +32,15 @@ class Route:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Bundle:
+    """The generated staticlib crate of a ``bundle`` class."""
+
+    directory: Path
+    manifest: str
+    lib_name: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BuildUnit:
     """One cargo call, producing the archives of one or more routes."""
 
@@ -40,11 +50,16 @@ class BuildUnit:
     command: tuple[str, ...]
     cwd: Path
     toolchain: str
+    bundle: Bundle | None = None
 
     @property
     def fingerprint(self) -> str:
-        """What the archives depend on besides files: the command and the toolchain."""
-        return " ".join(self.command) + "\n" + self.toolchain
+        """What the archives depend on besides files: the command, the toolchain, a bundle's manifest."""
+        return "\n".join([" ".join(self.command), self.toolchain, self.bundle.manifest if self.bundle else ""])
+
+    def artifact_name(self, route: Route) -> str:
+        """The library target whose archive cargo reports for ``route``."""
+        return self.bundle.lib_name if self.bundle else route.crate.lib_name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -84,7 +99,7 @@ def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain)
         members = tuple(r for r in routes if r.routing_class is routing_class)
         if not members:
             continue
-        if routing_class.method == "together":
+        if routing_class.method in ("together", "bundle"):
             units.append(_unit(config, workspace, toolchain, routing_class.name, routing_class, members))
         else:
             units.extend(_unit(config, workspace, toolchain, r.crate.name, routing_class, (r,)) for r in members)
@@ -165,12 +180,14 @@ def _route_crates(config: ProjectConfig, workspace: Workspace) -> tuple[Route, .
 def _route(config: ProjectConfig, crate: Crate, routing_class: ClassConfig) -> Route:
     built = config.out_dir / "archives" / routing_class.name
     verified = config.out_dir / "verified" / crate.name
+    # Every crate of a bundle class is in the one bundle archive.
+    archive_name = f"lib{bundle.lib_name(routing_class)}.a" if routing_class.method == "bundle" else crate.archive_name
     return Route(
         crate=crate,
         routing_class=routing_class,
-        archive=built / crate.archive_name,
+        archive=built / archive_name,
         record=built / f"{crate.name}.build.json",
-        verified_archive=verified / crate.archive_name,
+        verified_archive=verified / archive_name,
         report=verified / "report.json",
     )
 
@@ -194,14 +211,18 @@ def cargo_command(
     settings.append(f"build.rustflags={json.dumps(rustflags)}")
 
     command = [config.cargo]
+    manifest = workspace.root / "Cargo.toml"
     if routing_class.method == "staticlib":
         (crate,) = crates
         command += ["rustc", "-p", crate.name, "--lib", "--crate-type", "staticlib"]
+    elif routing_class.method == "bundle":
+        manifest = bundle_directory(config, routing_class) / "Cargo.toml"
+        command += ["build", "--lib", "--target-dir", str(workspace.target_dir)]
     else:
         command += ["build", "--lib"]
         for crate in crates:
             command += ["-p", crate.name]
-    command += ["--manifest-path", str(workspace.root / "Cargo.toml"), "--profile", profile]
+    command += ["--manifest-path", str(manifest), "--profile", profile]
     for setting in settings:
         command += ["--config", setting]
     # -v prints each rustc command line: the record reads the -C lto cargo really passed.
@@ -217,7 +238,14 @@ def _unit(
     routing_class: ClassConfig,
     routes: tuple[Route, ...],
 ) -> BuildUnit:
-    command = cargo_command(config, workspace, routing_class, tuple(r.crate for r in routes))
+    crates = tuple(r.crate for r in routes)
+    command = cargo_command(config, workspace, routing_class, crates)
+    spec = None
+    if routing_class.method == "bundle":
+        text = bundle.manifest(routing_class, crates, bundle.workspace_profiles(workspace.root))
+        spec = Bundle(
+            directory=bundle_directory(config, routing_class), manifest=text, lib_name=bundle.lib_name(routing_class)
+        )
     return BuildUnit(
         name=name,
         routing_class=routing_class,
@@ -225,7 +253,12 @@ def _unit(
         command=command,
         cwd=workspace.root,
         toolchain=toolchain.describe(),
+        bundle=spec,
     )
+
+
+def bundle_directory(config: ProjectConfig, routing_class: ClassConfig) -> Path:
+    return config.out_dir / "bundles" / routing_class.name
 
 
 def _check_unique_unit_names(config: ProjectConfig, units: list[BuildUnit]) -> None:

@@ -22,7 +22,7 @@ from .exports import scan_crate, scan_files
 from .link import run_link
 from .plan import BuildUnit, Plan, Route
 from .status import project_status, status_table
-from .store import StoreEntry, load_entry, promote
+from .store import StoreEntry, load_entry, merge_shared, promote
 from .verify import format_failures, verify_archive
 
 
@@ -96,14 +96,16 @@ def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
                 f"the store holds the build of {entry.built_at}",
                 hint=f"run: doit verify:{route.crate.name} (or plain doit link, which runs it first)",
             )
+    line = merge_shared(entries)
+    # The library each archive is the staticlib of: a bundle's for its crates, else the crate's own.
+    own_lib = {route.crate.name: unit.artifact_name(route) for unit in plan.units for route in unit.routes}
     audit = audit_line(
-        entries,
-        lib_names={route.crate.name: route.crate.lib_name for route in plan.routes},
+        line,
+        lib_names={entry.crate: own_lib[entry.crate.split("+")[0]] for entry in line},
         workspace_crates=frozenset(crate.lib_name for crate in plan.workspace.crates),
     )
     _fs.write_atomic(plan.config.out_dir / "link-audit.json", json.dumps(dataclasses.asdict(audit), indent=2).encode())
-    for line in audit.summary():
-        out.write(line + "\n")
+    out.write("".join(f"{message}\n" for message in audit.summary()))
     if audit.conflicts:
         raise LinkError(
             "\n".join(
@@ -114,6 +116,6 @@ def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
             ),
             hint=f"details in {plan.config.out_dir / 'link-audit.json'}",
         )
-    program = run_link(plan, entries)
+    program = run_link(plan, line)
     out.write("".join(f"{line}\n" for line in status_table(project_status(plan), summary=True)))
     out.write(f"link: {program} from {len(entries)} verified archives\n")

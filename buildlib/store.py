@@ -10,6 +10,7 @@ otherwise rewrite the verified one with it. The link reads only store entries, a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -130,3 +131,18 @@ def load_entry(route: Route) -> StoreEntry:
             f"{route.crate.name}: {entry.archive} is not the archive that was verified (sha256 differs)", hint=hint
         )
     return entry
+
+
+def merge_shared(entries: list[StoreEntry]) -> list[StoreEntry]:
+    """One entry per distinct archive, in first-seen order: the crates of a bundle share one archive,
+    which goes on the link line once, as ``crate-a+crate-b``, with every crate's exports."""
+    merged: dict[str, StoreEntry] = {}
+    for entry in entries:
+        first = merged.get(entry.sha256)
+        if first is None:
+            merged[entry.sha256] = entry
+        else:
+            merged[entry.sha256] = dataclasses.replace(
+                first, crate=f"{first.crate}+{entry.crate}", exports=first.exports + entry.exports
+            )
+    return list(merged.values())

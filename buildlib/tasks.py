@@ -98,7 +98,10 @@ def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
             "actions": [_as_action(build_step, plan, unit)],
             "file_dep": [str(path) for path in build_inputs(plan, unit)],
-            "targets": [str(path) for route in unit.routes for path in (route.archive, route.record)],
+            # dict.fromkeys: a bundle's crates share one archive, which is one target.
+            "targets": list(
+                dict.fromkeys(str(path) for route in unit.routes for path in (route.archive, route.record))
+            ),
             "uptodate": [config_changed(unit.fingerprint)],
             "clean": True,
         }

@@ -22,7 +22,7 @@ crates = ["ext-zlib", "ext-events"]
 
 [tool.buildlib.classes.together]
 lto = "{together_lto}"
-method = "together"
+method = "{together_method}"
 depends-on = ["runtime"]
 
 [tool.buildlib.classes.hot]
@@ -33,12 +33,19 @@ rustflags = {hot_flags}
 """
 
 
-def configure(project: Project, *, together_lto: str = "thin", hot_flags: str = "[]") -> None:
+def configure(
+    project: Project, *, together_lto: str = "thin", together_method: str = "together", hot_flags: str = "[]"
+) -> None:
     pyproject = project.root / "pyproject.toml"
     text = pyproject.read_text()
     head = text[: text.index("[tool.buildlib.classes.")]
     tail = text[text.index("[tool.buildlib.host]") :]
-    pyproject.write_text(head + CLASSES.format(together_lto=together_lto, hot_flags=hot_flags) + "\n" + tail)
+    pyproject.write_text(
+        head
+        + CLASSES.format(together_lto=together_lto, together_method=together_method, hot_flags=hot_flags)
+        + "\n"
+        + tail
+    )
 
 
 def record(project: Project, routing_class: str, crate: str) -> dict[str, object]:
@@ -124,3 +131,19 @@ def test_guard_rail_stops_two_thin_archives_before_any_build(project: Project) -
     assert result.returncode == 2
     assert "tool.buildlib.classes.hot.lto: 2 thin-LTO archives (ext-hash, ext-zlib)" in result.stderr
     assert [c for c in project.calls if not c.startswith(("metadata", "-vV"))] == []
+
+
+def test_a_bundle_class_links_one_archive_with_one_runtime_copy(project: Project) -> None:
+    configure(project, together_lto="off", together_method="bundle")
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert executed(result) >= {"build:together", "verify:ext-net", "verify:ext-timers", "link"}
+    net, timers = record(project, "together", "ext-net"), record(project, "together", "ext-timers")
+    assert net["artifact"] == timers["artifact"] and str(net["artifact"]).endswith("libbuildlib_bundle_together.a")
+    assert (net["lto_passed"], net["lto_applied"]) == ("off", True)
+    (link,) = project.links
+    archives = [arg for arg in link if arg.endswith(".a")]
+    assert len(archives) == 4 and any("libbuildlib_bundle_together-" in a for a in archives)
+    assert "symbols of runtime are defined by" not in result.stderr  # one archive carries the one runtime
+    run = project.run_program()
+    assert run.returncode == 0 and "ok   runtime: ext-net and ext-timers see one runtime instance" in run.stdout

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from buildlib.config import parse_config
+from buildlib.config import parse_config, tomllib
 from buildlib.errors import ConfigError
 from buildlib.plan import build_inputs, make_plan, profile_name, source_files
 from buildlib.toolchain import Toolchain
@@ -265,3 +265,27 @@ def test_build_inputs_come_from_dep_info_once_a_build_recorded_them(tmp_path: Pa
 
     (ws / "ext-c" / "data.txt").unlink()  # a recorded source is gone: back to the superset
     assert {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)} == superset - {"ext-c/data.txt"}
+
+
+def test_a_bundle_class_is_one_cargo_call_on_a_generated_crate(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "Cargo.toml").write_text(
+        '[workspace]\nmembers = []\n[profile.release]\ncodegen-units = 1\npanic = "abort"\n'
+        "[profile.release.package.ext-c]\nopt-level = 2\n"
+    )
+    data = config_data()
+    data["classes"]["shared"]["method"] = "bundle"
+    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(ws), TOOLCHAIN)
+    unit = plan.units[-1]
+    assert unit.bundle is not None and unit.bundle.lib_name == "buildlib_bundle_shared"
+    text = " ".join(unit.command)
+    assert f"--manifest-path {tmp_path / 'build' / 'bundles' / 'shared' / 'Cargo.toml'}" in text
+    assert f"--target-dir {ws / 'target'}" in text and "-p " not in text
+    assert {r.archive.name for r in unit.routes} == {"libbuildlib_bundle_shared.a"}
+    manifest = unit.bundle.manifest
+    assert 'crate-type = ["staticlib"]' in manifest and f'"ext-c" = {{ path = "{ws / "ext-c"}" }}' in manifest
+    assert '[profile."release"]' in manifest and '"panic" = "abort"' in manifest
+    assert '[profile."release"."package"."ext-c"]' in manifest and '"opt-level" = 2' in manifest
+    assert manifest in unit.fingerprint
+    assert tomllib.loads(manifest)["profile"]["release"]["package"]["ext-c"]["opt-level"] == 2

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from buildlib import ConfigError, Project
+from buildlib.config import tomllib
 
 from .conftest import PROJECT
 
 
 def table(tmp_path: Path) -> dict[str, Any]:
     """The repository's own [tool.buildlib] table as a dict, with outputs in tmp_path."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     data: dict[str, Any] = tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["buildlib"]
     data["out-dir"] = str(tmp_path / "out")
     return data
