@@ -164,14 +164,20 @@ def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Worksp
             return parse_metadata(cached["metadata"])
     except (OSError, ValueError, KeyError, WorkspaceError):
         pass  # no cache, or an unreadable one: ask cargo again
-    metadata = run_cargo_metadata(manifest, cargo)
+    # Without a lockfile, the first build would write one and so change every build's inputs
+    # (and this cache's key) behind the plan's back: let cargo write it now, resolving once.
+    metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file())
     workspace = parse_metadata(metadata)
+    key = _manifest_key(root, frozenset({out_dir}), cargo)
     _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
 
 
-def run_cargo_metadata(manifest: Path, cargo: str) -> dict[str, Any]:
-    command = [cargo, "metadata", "--format-version", "1", "--no-deps", "--manifest-path", str(manifest)]
+def run_cargo_metadata(manifest: Path, cargo: str, *, resolve: bool = False) -> dict[str, Any]:
+    """``cargo metadata`` of the workspace; ``resolve`` also resolves dependencies (writing Cargo.lock)."""
+    command = [cargo, "metadata", "--format-version", "1", "--manifest-path", str(manifest)]
+    if not resolve:
+        command.append("--no-deps")
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     except FileNotFoundError as e:

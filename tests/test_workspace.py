@@ -89,3 +89,13 @@ def test_cargo_failure_shows_its_last_line(tmp_path: Path) -> None:
 def test_parse_metadata_rejects_output_without_the_expected_fields() -> None:
     with pytest.raises(WorkspaceError, match="lacks an expected field"):
         parse_metadata({"packages": []})
+
+
+def test_a_missing_lockfile_is_written_before_anything_builds(tmp_path: Path, shimmed: Path) -> None:
+    root = tmp_path / "ws"
+    write_workspace(root)
+    assert not (root / "Cargo.lock").exists()
+    load_workspace(root, out_dir=tmp_path / "out")
+    assert (root / "Cargo.lock").is_file()
+    load_workspace(root, out_dir=tmp_path / "out")
+    assert len(cargo_calls(shimmed)) == 1, "the cache key already counts the lockfile cargo wrote"
