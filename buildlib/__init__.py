@@ -8,12 +8,38 @@ For a dodo file::
     DOIT_CONFIG = PROJECT.doit_config()
 """
 
-from .archive import Archive, read_archive
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import ArchiveError, BuildError, BuildlibError, ConfigError, LinkError, WorkspaceError
-from .plan import Plan
-from .project import load_project
-from .tasks import Project
-from .verify import VerifyResult, verify_archive
+
+if TYPE_CHECKING:
+    from .archive import Archive, read_archive
+    from .plan import Plan
+    from .project import load_project
+    from .tasks import Project
+    from .verify import VerifyResult, verify_archive
+
+# Imported on first use: a dodo file whose tasks are all up to date needs only Project, and a
+# run that inspects no archive must not load the archive reader or LIEF (F8).
+_LAZY = {
+    "Archive": "archive",
+    "read_archive": "archive",
+    "Plan": "plan",
+    "load_project": "project",
+    "Project": "tasks",
+    "VerifyResult": "verify",
+    "verify_archive": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Archive",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -57,3 +58,25 @@ def symlink_atomic(target: str, path: Path) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def copy_content_addressed(source: Path, directory: Path, stem: str, suffix: str) -> tuple[Path, str]:
+    """Copy ``source`` to ``directory/<stem>-<sha256[:16]><suffix>``, naming it after the bytes
+    actually written (one pass reads, hashes and writes), through a synced temporary file.
+
+    Returns the path and the full SHA-256.
+    """
+    temp = _temp_beside(directory / f"{stem}{suffix}")
+    digest = hashlib.sha256()
+    try:
+        with source.open("rb") as reader, temp.open("wb") as writer:
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+                writer.write(chunk)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    sha256 = digest.hexdigest()
+    path = directory / f"{stem}-{sha256[:16]}{suffix}"
+    _commit(temp, path)
+    return path, sha256

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -66,6 +66,12 @@ class _Index:
             start = at + 1
         return tuple(found)
 
+    def entries(self, positions: set[int]) -> Iterator[tuple[str, int]]:
+        """(symbol, member position) for the entries of the members at ``positions``, in index order."""
+        for raw, position in zip(self._names.split(b"\0"), self._positions, strict=False):
+            if position in positions:
+                yield _decode(raw), position
+
     def all(self) -> dict[str, tuple[int, ...]]:
         if self._all is None:
             collected: dict[str, list[int]] = {}
@@ -98,6 +104,10 @@ class Archive:
     def lookup(self, name: str) -> tuple[int, ...]:
         """Positions of the members the index says define ``name`` (empty when not indexed)."""
         return self._index.lookup(name)
+
+    def index_entries(self, positions: set[int]) -> Iterator[tuple[str, int]]:
+        """The index entries (symbol, member position) of the members at ``positions``."""
+        return self._index.entries(positions)
 
     def member_data(self, member: Member) -> bytes:
         """The bytes of ``member`` (read from disk for a thin archive)."""

@@ -9,18 +9,24 @@ winner of each shared runtime. Real conflicts are errors: an expected export
 defined by two archives, and LTO combinations whose std copies collide (F4).
 
 Symbols come from each verified archive's index; a member's name tells which
-crate its code came from (``<crate>-<16 hex>.…rcgu.o``).
+crate its code came from (``<crate>-<16 hex>.…rcgu.o``). They are read once, when
+the archive is verified (``link_symbols``), and kept in its report, so a link
+reads no archive: std's members, nearly all of every index, are left out then.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from .archive import read_archive
 from .guards import lto_line_problem
-from .store import StoreEntry
+
+if TYPE_CHECKING:
+    from .archive import Archive
+    from .store import StoreEntry
 
 # Crates of the Rust standard library that every std staticlib carries.
 STD_CRATES = frozenset(
@@ -40,13 +46,46 @@ SHIMS = "rustc shims"
 _COMDAT_REFERENCE = "DW.ref."
 
 
-def member_origin(member: str) -> tuple[str, str] | None:
+@functools.cache
+def member_origin(member: str) -> Origin:
     """(crate, hash) of the crate whose code an archive member holds, None for a non-Rust member."""
     builtins = _BUILTINS_C.match(member)
     if builtins:
         return ("compiler_builtins", builtins.group(1))
     found = _ORIGIN.findall(member)
     return (found[-1][0], found[-1][1]) if found else None
+
+
+Origin = tuple[str, str] | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LinkSymbols:
+    """What the audit needs of one archive: its indexed symbols outside std, each with the
+    (crate, hash) its member came from, and every Rust crate build the archive carries."""
+
+    symbols: tuple[tuple[str, Origin], ...]
+    builds: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"symbols": [[name, *(origin or (None, None))] for name, origin in self.symbols], "builds": self.builds}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinkSymbols:
+        """Raises KeyError, TypeError or ValueError for data not written by ``to_json``."""
+        symbols = tuple(
+            (str(name), (str(crate), str(hash_)) if crate else None) for name, crate, hash_ in data["symbols"]
+        )
+        return cls(symbols=symbols, builds=tuple((str(crate), str(hash_)) for crate, hash_ in data["builds"]))
+
+
+def link_symbols(archive: Archive) -> LinkSymbols:
+    """Read what the audit needs from an archive's index and member names."""
+    origins = [member_origin(member.name) for member in archive.members]
+    outside_std = {i for i, origin in enumerate(origins) if origin is None or origin[0] not in STD_CRATES}
+    symbols = tuple((name, origins[position]) for name, position in archive.index_entries(outside_std))
+    builds = tuple(sorted({origin for origin in origins if origin is not None}))
+    return LinkSymbols(symbols=symbols, builds=builds)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,6 +104,7 @@ class SharedCrate:
 
 @dataclass(kw_only=True, slots=True)
 class Audit:
+    std_carriers: int = 0
     std: list[SharedCrate] = field(default_factory=list)
     runtimes: list[SharedCrate] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
@@ -72,10 +112,11 @@ class Audit:
 
     def summary(self) -> list[str]:
         lines = []
-        if self.std:
-            total = sum(shared.symbols for shared in self.std)
+        if self.std_carriers > 1 or self.std:
+            shims = sum(shared.symbols for shared in self.std)
             lines.append(
-                f"audit: {total} std symbols defined by several archives: identical copies, the first definition wins"
+                f"audit: {self.std_carriers} archives carry std and the same {shims} rustc shim symbols: "
+                "the linker takes the first definition of each"
             )
         for shared in self.runtimes:
             lines.append(
@@ -99,18 +140,19 @@ def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], work
     if problem is not None:
         audit.conflicts.append(f"{problem.message}; {problem.hint}")
 
-    definers: dict[str, list[tuple[str, tuple[str, str] | None]]] = {}
+    definers: dict[str, list[tuple[str, Origin]]] = {}
     builds: dict[str, dict[str, list[str]]] = {}  # workspace crate -> hash -> archives carrying it
     for entry in entries:
-        archive = read_archive(entry.archive)
-        for member in archive.members:
-            origin = member_origin(member.name)
-            if origin and origin[0] in workspace_crates:
-                carriers = builds.setdefault(origin[0], {}).setdefault(origin[1], [])
-                if entry.crate not in carriers:
-                    carriers.append(entry.crate)
-        for symbol, positions in archive.index.items():
-            definers.setdefault(symbol, []).append((entry.crate, member_origin(archive.members[positions[0]].name)))
+        carried = entry.link_symbols.builds
+        audit.std_carriers += any(crate == "std" for crate, _ in carried)
+        for crate, hash_ in carried:
+            if crate in workspace_crates:
+                builds.setdefault(crate, {}).setdefault(hash_, []).append(entry.crate)
+        seen: set[str] = set()
+        for symbol, origin in entry.link_symbols.symbols:
+            if symbol not in seen:  # an index may list one name for several members: the first counts
+                seen.add(symbol)
+                definers.setdefault(symbol, []).append((entry.crate, origin))
 
     exporters = {name: entry.crate for entry in entries for name in entry.exports}
     shared: dict[tuple[str, str, tuple[str, ...]], int] = {}

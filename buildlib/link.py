@@ -14,10 +14,13 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import LinkError
 from .plan import Plan
-from .store import StoreEntry
+
+if TYPE_CHECKING:
+    from .store import StoreEntry
 
 _SHOWN_LINES = 30
 # GNU ld: undefined reference to `name' (typographic quotes in some locales);

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from . import _fs
 from .archive import read_archive
-from .audit import audit_line
+from .audit import audit_line, link_symbols
 from .build import BuildRecord, run_unit
 from .errors import BuildlibError, LinkError
 from .exports import scan_crate, scan_files
@@ -68,13 +68,14 @@ def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
     started = time.monotonic()
     record = BuildRecord.from_file(route.record)
     scan = scan_files(crate_sources(record, route)) if record.sources else scan_crate(route.crate.src_path)
-    result = verify_archive(read_archive(route.archive), scan.names)
+    archive = read_archive(route.archive)
+    result = verify_archive(archive, scan.names)
     if not result.ok:
         raise VerifyFailed(
             format_failures(route.crate.name, result),
             hint="the previous verified archive, if any, is kept; the link will not run",
         )
-    entry = promote(route, record, result, scan)
+    entry = promote(route, record, result, scan, link_symbols(archive))
     out.write(f"verify:{route.crate.name}: {len(result.symbols)} exports ok in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:
         out.write(f"verify:{route.crate.name}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")

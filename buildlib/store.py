@@ -13,20 +13,24 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _fs
-from .build import BuildRecord
+from .audit import LinkSymbols
 from .errors import BuildlibError
-from .exports import ExportScan
 from .plan import Route
-from .verify import VerifyResult
+
+if TYPE_CHECKING:
+    from .build import BuildRecord
+    from .exports import ExportScan
+    from .verify import VerifyResult
 
 # Bumped when the layout or the report changes: entries written before are verified again.
-STORE_FORMAT = "2"
+STORE_FORMAT = "3"
 
 
 class StoreError(BuildlibError):
@@ -43,6 +47,7 @@ class StoreEntry:
     exports: tuple[str, ...]  # the expected exports it was verified for
     built_at: str  # of the build that was verified
     lto_passed: str | None  # what cargo passed to rustc for it (None: no -C lto, or not observed)
+    link_symbols: LinkSymbols  # what the link audit needs, read when it was verified
 
 
 def _archive_file(route: Route, report: dict[str, Any]) -> Path:
@@ -62,6 +67,7 @@ def _entry(route: Route, report: dict[str, Any]) -> StoreEntry:
         exports=tuple(str(symbol["name"]) for symbol in report["verify"]["symbols"]),
         built_at=str(report["build"]["built_at"]),
         lto_passed=report["build"].get("lto_passed"),
+        link_symbols=LinkSymbols.from_json(report["link_symbols"]),
     )
 
 
@@ -73,19 +79,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: ExportScan) -> StoreEntry:
+def promote(
+    route: Route, record: BuildRecord, result: VerifyResult, scan: ExportScan, symbols: LinkSymbols
+) -> StoreEntry:
     """Commit a verified archive and its report into the store; the previous entry stays whole until the report rename.
 
     Raises StoreError when the built archive changed while it was copied.
     """
-    sha256 = file_sha256(route.archive)
-    archive = route.verified_archive.with_name(f"{route.verified_archive.stem}-{sha256[:16]}.a")
-    _fs.copy_atomic(route.archive, archive)
-    if file_sha256(archive) != sha256:
-        archive.unlink()
-        raise StoreError(
-            f"{route.crate.name}: {route.archive} changed while it was promoted", hint="run the build again"
-        )
+    target = route.verified_archive
+    archive, sha256 = _fs.copy_content_addressed(route.archive, target.parent, target.stem, target.suffix)
+    stat = archive.stat()
     report = {
         "format": STORE_FORMAT,
         "crate": route.crate.name,
@@ -93,11 +96,15 @@ def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: Expor
         "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "archive_file": archive.name,
         "archive_sha256": sha256,
-        "archive_size": archive.stat().st_size,
+        "archive_size": stat.st_size,
+        # Unchanged identity means unchanged bytes for a file nobody rewrites: the link checks this
+        # instead of hashing every archive again, and hashes only when it differs.
+        "archive_identity": _identity(stat),
         "native_static_libs": list(record.native_static_libs),
         "build": json.loads(record.to_json()),
         "undecided": [{"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided],
         "verify": result.to_dict(),
+        "link_symbols": symbols.to_json(),
     }
     _fs.write_atomic(route.report, json.dumps(report, indent=2).encode() + b"\n")  # the commit point
     _fs.symlink_atomic(archive.name, route.verified_archive)
@@ -105,6 +112,10 @@ def promote(route: Route, record: BuildRecord, result: VerifyResult, scan: Expor
         if stale != archive:
             stale.unlink(missing_ok=True)
     return _entry(route, report)
+
+
+def _identity(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def load_entry(route: Route) -> StoreEntry:
@@ -115,12 +126,15 @@ def load_entry(route: Route) -> StoreEntry:
     """
     hint = f"verify it again: doit forget verify:{route.crate.name} && doit link"
     try:
-        entry = _entry(route, json.loads(route.report.read_text()))
+        report = json.loads(route.report.read_text())
+        entry = _entry(route, report)
     except FileNotFoundError as e:
         raise StoreError(f"{route.crate.name}: no verified archive yet ({route.report} is missing)", hint=hint) from e
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise StoreError(f"{route.report}: unreadable verify report ({e})", hint=hint) from e
     try:
+        if _identity(entry.archive.stat()) == report.get("archive_identity"):
+            return entry
         actual = file_sha256(entry.archive)
     except OSError as e:
         raise StoreError(

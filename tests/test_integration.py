@@ -94,7 +94,7 @@ def test_a_no_op_run_never_imports_lief(project: Project) -> None:
     imported = {
         line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
     }
-    assert "buildlib.tasks" in imported and "doit" in imported
+    assert "buildlib.plan" in imported and "doit" in imported  # the dodo file did load buildlib
     assert not any(name == "lief" or name.startswith("lief.") for name in imported)
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from buildlib.audit import LinkSymbols
 from buildlib.config import parse_config
 from buildlib.errors import LinkError
 from buildlib.link import link_command, merge_native_libs, planned_link_line, run_link, undefined_symbols
@@ -24,6 +25,7 @@ def entry(crate: str, archive: Path, *exports: str) -> StoreEntry:
         exports=exports,
         built_at="t",
         lto_passed=None,
+        link_symbols=LinkSymbols(symbols=(), builds=()),
     )
 
 

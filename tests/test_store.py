@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from buildlib.archive import read_archive
+from buildlib.audit import link_symbols
 from buildlib.build import BuildRecord
 from buildlib.exports import ExportScan
-from buildlib.store import StoreError, load_entry, promote
+from buildlib.plan import Route
+from buildlib.store import StoreEntry, StoreError, load_entry, promote
 from buildlib.verify import verify_archive
 
 from .conftest import compile_c, make_ar
@@ -35,15 +37,22 @@ def record(crate: str) -> BuildRecord:
     )
 
 
+def promote_version(route: Route, tmp_path: Path, version: int = 1) -> StoreEntry:
+    """Build an archive whose js_a returns ``version``, verify it, and promote it."""
+    route.archive.parent.mkdir(parents=True, exist_ok=True)
+    make_ar(route.archive, compile_c(tmp_path, f"v{version}", f"int js_a(void) {{ return {version}; }}\n"))
+    archive = read_archive(route.archive)
+    result = verify_archive(archive, ["js_a"])
+    return promote(route, record("ext-a"), result, ExportScan(exports=(), undecided=()), link_symbols(archive))
+
+
 def test_promote_then_load(tmp_path: Path) -> None:
     route = plan_for(tmp_path).route("ext-a")
-    route.archive.parent.mkdir(parents=True)
-    make_ar(route.archive, compile_c(tmp_path, "a", "int js_a(void) { return 1; }\n"))
-    result = verify_archive(read_archive(route.archive), ["js_a"])
-    entry = promote(route, record("ext-a"), result, ExportScan(exports=(), undecided=()))
+    entry = promote_version(route, tmp_path)
     assert route.verified_archive.read_bytes() == route.archive.read_bytes()
     report = json.loads(route.report.read_text())
     assert report["verify"]["ok"] is True and report["native_static_libs"] == ["-lc", "-lm"]
+    assert ["js_a", None, None] in report["link_symbols"]["symbols"]
     assert load_entry(route) == entry
 
     # A later build replaces the built archive by rename; the verified one must not change.
@@ -56,15 +65,7 @@ def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None
     route = plan_for(tmp_path).route("ext-a")
     with pytest.raises(StoreError, match="no verified archive yet"):
         load_entry(route)
-    route.archive.parent.mkdir(parents=True)
-    make_ar(route.archive, compile_c(tmp_path, "a", "int js_a(void) { return 1; }\n"))
-    promote(
-        route,
-        record("ext-a"),
-        verify_archive(read_archive(route.archive), ["js_a"]),
-        ExportScan(exports=(), undecided=()),
-    )
-    entry = load_entry(route)
+    entry = promote_version(route, tmp_path)
     assert entry.archive != route.verified_archive and route.verified_archive.resolve() == entry.archive
     entry.archive.write_bytes(b"!<arch>\nswapped")
     with pytest.raises(StoreError, match="not the archive that was verified"):
@@ -73,28 +74,10 @@ def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None
 
 def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_path: Path) -> None:
     route = plan_for(tmp_path).route("ext-a")
-    route.archive.parent.mkdir(parents=True)
-    make_ar(route.archive, compile_c(tmp_path, "a", "int js_a(void) { return 1; }\n"))
-    entry = promote(
-        route,
-        record("ext-a"),
-        verify_archive(read_archive(route.archive), ["js_a"]),
-        ExportScan(exports=(), undecided=()),
-    )
+    entry = promote_version(route, tmp_path)
     with route.archive.open("r+b") as handle:  # what `cp other.a libext_a.a` does
         handle.write(b"!<arch>\nrewritten")
     assert load_entry(route) == entry
-
-
-def promote_version(route, tmp_path: Path, version: int):  # type: ignore[no-untyped-def]
-    source = f"int js_a(void) {{ return {version}; }}\n"
-    make_ar(route.archive, compile_c(tmp_path, f"v{version}", source))
-    return promote(
-        route,
-        record("ext-a"),
-        verify_archive(read_archive(route.archive), ["js_a"]),
-        ExportScan(exports=(), undecided=()),
-    )
 
 
 @pytest.mark.parametrize("failing_step", [1, 2, 3], ids=["archive-rename", "report-rename", "symlink-rename"])
@@ -102,7 +85,6 @@ def test_a_fault_at_any_rename_leaves_a_whole_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_step: int
 ) -> None:
     route = plan_for(tmp_path).route("ext-a")
-    route.archive.parent.mkdir(parents=True)
     old = promote_version(route, tmp_path, 1)
     old_bytes = old.archive.read_bytes()
 
