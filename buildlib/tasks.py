@@ -2,7 +2,7 @@
 
 Graph: ``build:<unit>`` (one cargo call) -> ``verify:<crate>`` (reads the
 archive, promotes it into the verified store) -> ``link`` (file_dep is exactly
-the store entries plus the host sources) -> ``run``.
+the store reports plus the host sources) -> ``exec``.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def doit_config(plan: Plan) -> dict[str, object]:
         "backend": "sqlite3",
         "par_type": "process",
         # Archives are 20 MB each: doit's default md5 of every file_dep after each run costs
-        # seconds per build. Every file here is replaced, never touched in place, so a new
-        # modification time is a new file.
+        # seconds per build. An edited source gets a new modification time, and buildlib
+        # replaces every file it writes, so the time marks every change.
         "check_file_uptodate": "timestamp",
     }
 
