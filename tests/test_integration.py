@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -253,6 +254,13 @@ def test_doit_conventions_forget_default_always_execute_info_clean(project: Proj
     assert (
         len([c for c in project.calls if c.startswith(("rustc", "build"))]) == 4
     )  # every unit, cargo finds them fresh
+
+    line = project.python("-m", "buildlib", "link-line", "--json")
+    assert line.returncode == 0, line.stderr
+    command = json.loads(line.stdout)
+    assert sorted(arg for arg in command if arg.endswith(".a")) == project.verified_archives()
+    assert command[-2:] == ["-o", str(project.program)]
+    assert project.python("-m", "buildlib", "link-line").stdout.strip() == shlex.join(command)
 
     info = project.doit("info", "verify:ext-zlib")
     assert info.returncode == 0 and "libext_zlib.a" in info.stdout and "ext-zlib.build.json" in info.stdout
