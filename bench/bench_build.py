@@ -99,7 +99,9 @@ def find_tools(workdir: Path) -> Tools:
     shim = bin_dir / "cargo"
     shim.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("cargo")}" "$@"\n')
     shim.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in _SHARING_VARIABLES}
+    # PYTHONDONTWRITEBYTECODE (set on some of these machines) would make every buildlib
+    # start recompile its modules, which a user's machine caches: both sides run with caching.
+    env = {k: v for k, v in os.environ.items() if k not in _SHARING_VARIABLES and k != "PYTHONDONTWRITEBYTECODE"}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     return Tools(env=env, cargo_log=log, nm=str(shutil.which("llvm-nm")))
 
