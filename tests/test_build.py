@@ -9,6 +9,7 @@ from buildlib.build import BuildRecord, CargoOutput, install_archives, lto_appli
 from buildlib.errors import BuildError
 
 from .test_plan import plan_for
+from .test_store import record
 
 
 def message(reason: str, target: str, **fields: object) -> str:
@@ -159,20 +160,6 @@ def test_expectations_come_from_the_crates_own_compiled_sources(tmp_path: Path) 
     for name in ("lib.rs", "net.rs", "stray.rs"):
         (src / name).write_text("")
     other = tmp_path / "ws" / "rt" / "src" / "lib.rs"
-    compiled = BuildRecord(
-        crate="ext-c",
-        routing_class="shared",
-        method="together",
-        lto="off",
-        lto_passed=None,
-        lto_observed=True,
-        lto_applied=True,
-        command=(),
-        toolchain="",
-        artifact="",
-        native_static_libs=(),
-        sources=(str(src / "lib.rs"), str(src / "net.rs"), str(other), str(route.crate.manifest_dir / "data.txt")),
-        built_at="t",
-        seconds=0.0,
-    )
+    sources = (str(src / "lib.rs"), str(src / "net.rs"), str(other), str(route.crate.manifest_dir / "data.txt"))
+    compiled = record("ext-c", sources=sources)
     assert crate_sources(compiled, route) == [src / "lib.rs", src / "net.rs"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,23 +19,25 @@ from .conftest import compile_c, make_ar
 from .test_plan import plan_for
 
 
-def record(crate: str) -> BuildRecord:
-    return BuildRecord(
-        crate=crate,
-        routing_class="routed",
-        method="staticlib",
-        lto="off",
-        lto_passed="off",
-        lto_observed=True,
-        lto_applied=True,
-        command=("cargo",),
-        toolchain="cargo 1.95.0",
-        artifact="/t/x.a",
-        native_static_libs=("-lc", "-lm"),
-        sources=(),
-        built_at="now",
-        seconds=1.0,
-    )
+def record(crate: str, **fields: Any) -> BuildRecord:
+    """A build record as a staticlib build of ``crate`` writes it; ``fields`` override."""
+    values: dict[str, Any] = {
+        "crate": crate,
+        "routing_class": "routed",
+        "method": "staticlib",
+        "lto": "off",
+        "lto_passed": "off",
+        "lto_observed": True,
+        "lto_applied": True,
+        "command": ("cargo",),
+        "toolchain": "cargo 1.95.0",
+        "artifact": "/t/x.a",
+        "native_static_libs": ("-lc", "-lm"),
+        "sources": (),
+        "built_at": "now",
+        "seconds": 1.0,
+    }
+    return BuildRecord(**{**values, **fields})
 
 
 def promote_version(route: Route, tmp_path: Path, version: int = 1) -> StoreEntry:
