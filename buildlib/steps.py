@@ -118,5 +118,5 @@ def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
             hint=f"details in {plan.config.out_dir / 'link-audit.json'}",
         )
     program = run_link(plan, line)
-    out.write("".join(f"{line}\n" for line in status_table(project_status(plan), summary=True)))
-    out.write(f"link: {program} from {len(entries)} verified archives\n")
+    out.write("".join(f"{row}\n" for row in status_table(project_status(plan), summary=True)))
+    out.write(f"link: {program} from {len(line)} verified archives of {len(entries)} crates\n")
