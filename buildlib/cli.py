@@ -81,9 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"verify": _verify, "status": _status, "exports": _snapshot, "link-line": _link_line}[args.command]
         return handler(args)
     except BuildlibError as e:
-        print(f"error: {e}", file=sys.stderr)
-        if e.hint:
-            print(f"hint: {e.hint}", file=sys.stderr)
+        print(f"error: {e.describe()}", file=sys.stderr)
         return EXIT_UNREADABLE
 
 

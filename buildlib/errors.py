@@ -14,6 +14,10 @@ class BuildlibError(Exception):
         super().__init__(message)
         self.hint = hint
 
+    def describe(self) -> str:
+        """The message and, on a line of its own, the hint: what a user is shown."""
+        return f"{self}\nhint: {self.hint}" if self.hint else str(self)
+
 
 class ConfigError(BuildlibError):
     """The ``[tool.buildlib]`` table (or a file it names) is wrong."""

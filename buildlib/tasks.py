@@ -43,8 +43,7 @@ def _as_action(step: str, *args: object) -> Callable[[], bool | TaskFailed]:
         try:
             getattr(steps, step)(*args)
         except BuildlibError as e:
-            hint = f"\nhint: {e.hint}" if e.hint else ""
-            return TaskFailed(f"{e}{hint}")
+            return TaskFailed(e.describe())
         return True
 
     action.__name__ = step
@@ -241,9 +240,7 @@ class Project:
                 set_aside_corrupt_database(database_path(config), out=sys.stderr)
             return cls(plan_project(config), prefix=prefix)
         except BuildlibError as e:
-            print(f"error: {e}", file=sys.stderr)
-            if e.hint:
-                print(f"hint: {e.hint}", file=sys.stderr)
+            print(f"error: {e.describe()}", file=sys.stderr)
             raise SystemExit(2) from None
 
     def create_doit_tasks(self) -> Iterator[TaskDict]:
