@@ -9,11 +9,13 @@ build record, so a later failed build can never damage it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TextIO
 from . import _fs
 from .bundle import write_bundle
 from .errors import BuildError
+from .freshness import CargoUnits, collect_inputs, parse_dep_info, write_inputs
 from .plan import BuildUnit
 
 _NATIVE_LIBS_PREFIX = "native-static-libs:"
@@ -53,22 +56,6 @@ def parse_lto_flag(words: list[str]) -> str | None:
     return found
 
 
-def parse_dep_info(text: str, artifact: Path) -> tuple[str, ...]:
-    """The sources listed for ``artifact`` in the Makefile-style dep-info file cargo writes beside it.
-
-    With ``crate-type = ["staticlib", "rlib"]`` cargo names either artifact as
-    the target, so any target with the artifact's stem counts.
-    """
-    stem = artifact.with_suffix("")
-    joined = text.replace("\\\n", " ")
-    for line in joined.splitlines():
-        head, sep, tail = line.partition(": ")
-        if sep and Path(head.replace("\\ ", " ")).with_suffix("") == stem:
-            parts = re.split(r"(?<!\\)\s+", tail.strip())
-            return tuple(part.replace("\\ ", " ") for part in parts if part)
-    return ()
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BuildRecord:
     """What one build of one archive was: written next to the archive as JSON."""
@@ -83,10 +70,17 @@ class BuildRecord:
     lto_observed: bool
     lto_applied: bool
     command: tuple[str, ...]
+    # Run in ``cwd`` with these variables set (None: removed) over the user's environment:
+    # re-running that reproduces the build (cargo then finds every unit fresh).
+    env: dict[str, str | None]
+    cwd: str
     toolchain: str
     artifact: str
     native_static_libs: tuple[str, ...]
     sources: tuple[str, ...]
+    # Units of the cargo call: found fresh, and compiled (0 compiled: cargo had nothing to do).
+    units_fresh: int
+    units_compiled: int
     built_at: str
     seconds: float
 
@@ -116,6 +110,7 @@ class CargoOutput:
     diagnostics: list[tuple[str, str]] = field(default_factory=list)
     # crate name -> the -C lto value of its staticlib's rustc call (None: no -C lto)
     lto_passed: dict[str, str | None] = field(default_factory=dict)
+    units: CargoUnits = field(default_factory=CargoUnits)
 
     def feed_stderr(self, line: str) -> bool:
         """Take one line of cargo's verbose stderr; return whether to show it to the user."""
@@ -137,6 +132,7 @@ class CargoOutput:
             return None  # build scripts and the like may print plain lines
         if not isinstance(message, dict):
             return None
+        self.units.feed(message)
         target = message.get("target") or {}
         name = str(target.get("name", "")).replace("-", "_")
         reason = message.get("reason")
@@ -158,12 +154,27 @@ class CargoOutput:
         return None
 
 
-def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
-    """Run ``unit``'s cargo call, then install each archive and its build record.
+def cargo_environment(overrides: Mapping[str, str | None], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``environ`` with a unit's variables set, and removed where the value is None."""
+    env = dict(environ)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def run_unit(
+    unit: BuildUnit, *, target_dir: Path, workspace_files: Sequence[Path], out: TextIO = sys.stderr
+) -> list[BuildRecord]:
+    """Run ``unit``'s cargo call, then install each archive, its build record, and the unit's inputs.
 
     cargo's own progress goes straight to the terminal; compiler diagnostics are
     shown under the crate's name. Nothing is installed unless cargo succeeded
-    and reported every archive, so the previous archives stay as they were.
+    and reported every archive, so the previous archives stay as they were. The
+    inputs document (freshness) is written last: until it is, the unit is stale.
+    ``target_dir`` is cargo's, ``workspace_files`` the workspace manifest and lockfile.
 
     Raises BuildError when cargo cannot start, fails, or omits an archive.
     """
@@ -173,9 +184,15 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
         write_bundle(
             unit.bundle.directory, unit.bundle.manifest, tuple(r.crate for r in unit.routes), unit.cwd / "Cargo.lock"
         )
+    started_ns = time.time_ns()
     try:
         process = subprocess.Popen(
-            unit.command, cwd=unit.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            unit.command,
+            cwd=unit.cwd,
+            env=cargo_environment(dict(unit.env)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
     except FileNotFoundError as e:
         raise BuildError(
@@ -215,7 +232,21 @@ def run_unit(unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
             f"build:{unit.name}: cargo failed with exit code {process.returncode}; the previous archives are kept",
             hint="fix the error above and run again; command: " + " ".join(unit.command),
         )
-    return install_archives(unit, output, seconds, previous=_previous_records(unit))
+    records = install_archives(unit, output, seconds, previous=_previous_records(unit))
+    inputs = collect_inputs(
+        unit=unit.fingerprint,
+        cwd=unit.cwd,
+        cargo_root=unit.cargo_root,
+        target_dir=target_dir,
+        units=output.units,
+        artifacts=[Path(record.artifact) for record in records],
+        extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
+        outputs=[path for route in unit.routes for path in (route.archive, route.record)],
+        environ=os.environ,
+        started_ns=started_ns,
+    )
+    write_inputs(unit.inputs, inputs)
+    return records
 
 
 def _previous_records(unit: BuildUnit) -> dict[str, BuildRecord]:
@@ -247,6 +278,14 @@ def install_archives(
             f"build:{unit.name}: cargo reported no staticlib for {', '.join(missing)}",
             hint='check [lib] crate-type includes "staticlib"',
         )
+    silent = [r.crate.name for r in unit.routes if unit.artifact_name(r) not in output.native_libs]
+    if silent:
+        raise BuildError(
+            f"build:{unit.name}: rustc reported no native-static-libs for {', '.join(silent)}; "
+            "the link would miss the system libraries the archive needs",
+            hint="something replaced the rustc flags buildlib passes (a RUSTC_WRAPPER or rustc that drops "
+            "--print=native-static-libs?); command: " + " ".join(unit.command),
+        )
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     records = []
     installed: set[Path] = set()
@@ -261,6 +300,7 @@ def install_archives(
             not observed
             and before is not None
             and before.command == unit.command
+            and before.env == dict(unit.env)
             and before.toolchain == unit.toolchain
         ):
             observed, passed = before.lto_observed, before.lto_passed
@@ -273,10 +313,14 @@ def install_archives(
             lto_observed=observed,
             lto_applied=observed and lto_applied(requested, passed),
             command=unit.command,
+            env=dict(unit.env),
+            cwd=str(unit.cwd),
             toolchain=unit.toolchain,
             artifact=str(artifact),
-            native_static_libs=output.native_libs.get(lib_name, ()),
-            sources=_sources(artifact),
+            native_static_libs=output.native_libs[lib_name],
+            sources=_sources(artifact, unit.cargo_root),
+            units_fresh=output.units.fresh,
+            units_compiled=output.units.compiled,
             built_at=built_at,
             seconds=round(seconds, 3),
         )
@@ -288,8 +332,9 @@ def install_archives(
     return records
 
 
-def _sources(artifact: Path) -> tuple[str, ...]:
+def _sources(artifact: Path, cargo_root: Path) -> tuple[str, ...]:
+    """The sources cargo's dep-info beside ``artifact`` lists (the crate's and its local dependencies')."""
     try:
-        return parse_dep_info(artifact.with_suffix(".d").read_text(), artifact)
+        return tuple(str(path) for path in parse_dep_info(artifact.with_suffix(".d").read_text(), cargo_root).files)
     except OSError:
         return ()

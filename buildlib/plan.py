@@ -1,22 +1,23 @@
 """Routing and build plans: which class each ext crate is in, and the cargo calls that build them.
 
-Everything here is a pure function of the configuration and the workspace
-(plus a directory walk for file dependencies), so the doit layer only turns
-the plan into task dicts, and tests can check plans without running anything.
+Everything here is a pure function of the configuration, the workspace, the
+toolchain and the environment, so the doit layer only turns the plan into task
+dicts, and tests can check plans without running anything.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bundle
+from . import bundle, cargoenv
 from .config import ClassConfig, ProjectConfig
 from .errors import ConfigError
 from .toolchain import Toolchain
-from .workspace import Crate, Workspace, iter_tree
+from .workspace import Crate, Workspace
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -48,14 +49,30 @@ class BuildUnit:
     routing_class: ClassConfig
     routes: tuple[Route, ...]
     command: tuple[str, ...]
+    # Variables set (or, with None, removed) in cargo's environment, over the user's.
+    env: tuple[tuple[str, str | None], ...]
     cwd: Path
     toolchain: str
+    inputs: Path  # the inputs document of its last build (freshness)
     bundle: Bundle | None = None
 
     @property
     def fingerprint(self) -> str:
-        """What the archives depend on besides files: the command, the toolchain, a bundle's manifest."""
-        return "\n".join([" ".join(self.command), self.toolchain, self.bundle.manifest if self.bundle else ""])
+        """What the archives depend on besides files: the command and its environment, the toolchain,
+        a bundle's manifest."""
+        return "\n".join(
+            [
+                json.dumps(self.command),
+                json.dumps(self.env),
+                self.toolchain,
+                self.bundle.manifest if self.bundle else "",
+            ]
+        )
+
+    @property
+    def cargo_root(self) -> Path:
+        """The directory of the manifest cargo builds: rustc's relative paths start there."""
+        return Path(self.command[self.command.index("--manifest-path") + 1]).parent
 
     def artifact_name(self, route: Route) -> str:
         """The library target whose archive cargo reports for ``route``."""
@@ -87,12 +104,14 @@ def profile_name(routing_class: ClassConfig) -> str:
     return f"buildlib-{routing_class.name}"
 
 
-def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain) -> Plan:
+def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain, environ: Mapping[str, str]) -> Plan:
     """Route every ext crate to its class and plan one cargo call per build unit.
 
-    Raises ConfigError for a class that names an unknown or non-staticlib crate,
-    an ext crate in no class, or a build task name used twice.
+    ``environ`` is the environment cargo will inherit. Raises ConfigError for a
+    class that names an unknown or non-staticlib crate, an ext crate in no class,
+    a build task name used twice, or target rustflags that would drop buildlib's.
     """
+    cargoenv.check_target_rustflags(workspace.root, environ)
     routes = _route_crates(config, workspace)
     units = []
     for routing_class in config.classes:
@@ -100,9 +119,11 @@ def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain)
         if not members:
             continue
         if routing_class.method in ("together", "bundle"):
-            units.append(_unit(config, workspace, toolchain, routing_class.name, routing_class, members))
+            units.append(_unit(config, workspace, toolchain, environ, routing_class.name, routing_class, members))
         else:
-            units.extend(_unit(config, workspace, toolchain, r.crate.name, routing_class, (r,)) for r in members)
+            units.extend(
+                _unit(config, workspace, toolchain, environ, r.crate.name, routing_class, (r,)) for r in members
+            )
     _check_unique_unit_names(config, units)
     return Plan(config=config, workspace=workspace, routes=routes, units=tuple(units), toolchain=toolchain)
 
@@ -193,22 +214,36 @@ def _route(config: ProjectConfig, crate: Crate, routing_class: ClassConfig) -> R
 
 
 def cargo_command(
-    config: ProjectConfig, workspace: Workspace, routing_class: ClassConfig, crates: tuple[Crate, ...]
-) -> tuple[str, ...]:
-    """The cargo call for a class's crates, with the class's profile set on the command line.
+    config: ProjectConfig,
+    workspace: Workspace,
+    routing_class: ClassConfig,
+    crates: tuple[Crate, ...],
+    environ: Mapping[str, str],
+) -> tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
+    """The cargo call for a class's crates, with the class's profile set on the command line,
+    and the variables to set (None: remove) in its environment.
 
     ``staticlib`` builds one crate with ``cargo rustc --crate-type staticlib`` so
     that cargo really passes ``-C lto`` (F1, F2); ``together`` builds every crate
     of the class in one ``cargo build`` so they share one build of their common
     dependencies. ``--print=native-static-libs`` makes rustc report the system
-    libraries each archive needs (F6).
+    libraries each archive needs (F6). The class's flags go to ``build.rustflags``,
+    which cargo merges with the configuration's; a ``RUSTFLAGS`` or
+    ``CARGO_ENCODED_RUSTFLAGS`` in the environment would replace them (F12), so
+    then the user's flags and the class's are passed together in
+    ``CARGO_ENCODED_RUSTFLAGS``.
     """
     profile = profile_name(routing_class)
     settings = [f'profile.{profile}.inherits="release"', f"profile.{profile}.lto={json.dumps(routing_class.lto)}"]
     if routing_class.codegen_units is not None:
         settings.append(f"profile.{profile}.codegen-units={routing_class.codegen_units}")
     rustflags = [*routing_class.rustflags, "--print=native-static-libs"]
-    settings.append(f"build.rustflags={json.dumps(rustflags)}")
+    env: tuple[tuple[str, str | None], ...] = ()
+    user = cargoenv.user_rustflags(environ)
+    if user is None:
+        settings.append(f"build.rustflags={json.dumps(rustflags)}")
+    else:
+        env = (("CARGO_ENCODED_RUSTFLAGS", cargoenv.encode_rustflags([*user[1], *rustflags])), ("RUSTFLAGS", None))
 
     command = [config.cargo]
     manifest = workspace.root / "Cargo.toml"
@@ -227,19 +262,20 @@ def cargo_command(
         command += ["--config", setting]
     # -v prints each rustc command line: the record reads the -C lto cargo really passed.
     command += ["--message-format", "json", "-v"]
-    return tuple(command)
+    return tuple(command), env
 
 
 def _unit(
     config: ProjectConfig,
     workspace: Workspace,
     toolchain: Toolchain,
+    environ: Mapping[str, str],
     name: str,
     routing_class: ClassConfig,
     routes: tuple[Route, ...],
 ) -> BuildUnit:
     crates = tuple(r.crate for r in routes)
-    command = cargo_command(config, workspace, routing_class, crates)
+    command, env = cargo_command(config, workspace, routing_class, crates, environ)
     spec = None
     if routing_class.method == "bundle":
         text = bundle.manifest(routing_class, crates, bundle.workspace_profiles(workspace.root))
@@ -251,8 +287,10 @@ def _unit(
         routing_class=routing_class,
         routes=routes,
         command=command,
+        env=env,
         cwd=workspace.root,
         toolchain=toolchain.describe(),
+        inputs=config.out_dir / "archives" / routing_class.name / f"{name}.inputs.json",
         bundle=spec,
     )
 
@@ -272,52 +310,3 @@ def _check_unique_unit_names(config: ProjectConfig, units: list[BuildUnit]) -> N
                 hint="rename the class",
             )
         seen[unit.name] = unit
-
-
-def build_inputs(plan: Plan, unit: BuildUnit) -> list[Path]:
-    """The files ``unit``'s build depends on, for doit's ``file_dep``.
-
-    After a build: the sources cargo's dep-info listed for each archive (as its
-    build record keeps them, ``include_str!`` files included), plus every
-    manifest, build script and the lockfile of the crates it reaches. Before the
-    first build, or when a recorded source is gone: ``source_files``, a safe
-    superset. Changing from one to the other re-runs the build once.
-    """
-    recorded: set[Path] = set()
-    for route in unit.routes:
-        try:
-            sources = json.loads(route.record.read_text())["sources"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return source_files(plan, unit)
-        if not sources:
-            return source_files(plan, unit)
-        recorded.update(Path(source) for source in sources)
-    if not all(path.is_file() for path in recorded):
-        return source_files(plan, unit)
-    workspace = plan.workspace
-    crates = {crate.name: crate for route in unit.routes for crate in workspace.with_path_deps(route.crate.name)}
-    for crate in crates.values():
-        recorded.update(
-            path for path in (crate.manifest_dir / "Cargo.toml", crate.manifest_dir / "build.rs") if path.is_file()
-        )
-    recorded.update(path for path in (workspace.root / "Cargo.toml", workspace.root / "Cargo.lock") if path.is_file())
-    return sorted(recorded)
-
-
-def source_files(plan: Plan, unit: BuildUnit) -> list[Path]:
-    """Every file that can change what ``unit`` builds: a safe superset of cargo's dep-info.
-
-    The package directories of its crates and of every workspace crate they reach
-    by path, plus the workspace manifest and lockfile.
-    """
-    workspace = plan.workspace
-    package_dirs = {crate.manifest_dir for crate in workspace.crates}
-    files: set[Path] = set()
-    for route in unit.routes:
-        for crate in workspace.with_path_deps(route.crate.name):
-            nested = frozenset(d for d in package_dirs if d != crate.manifest_dir)
-            files.update(iter_tree(crate.manifest_dir, skip=nested | {plan.config.out_dir}))
-    for name in ("Cargo.toml", "Cargo.lock"):
-        if (workspace.root / name).is_file():
-            files.add(workspace.root / name)
-    return sorted(files)

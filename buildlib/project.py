@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from .config import ProjectConfig, load_config
@@ -22,11 +24,11 @@ def load_project(pyproject: Path | str) -> Plan:
     return plan_project(load_config(pyproject))
 
 
-def plan_project(config: ProjectConfig) -> Plan:
-    """Plan the build ``config`` describes (see ``load_project``)."""
-    workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo)
+def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ) -> Plan:
+    """Plan the build ``config`` describes in the environment cargo will inherit (see ``load_project``)."""
+    workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo, environ=environ)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir)
     for routing_class in config.classes:
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
-    plan = make_plan(config, workspace, toolchain)
+    plan = make_plan(config, workspace, toolchain, environ)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))

@@ -34,7 +34,10 @@ def build_step(plan: Plan, unit: BuildUnit, *, out: TextIO = sys.stderr) -> list
     for warning in plan.warnings:
         if warning.startswith(unit.routing_class.key + "."):
             out.write(f"warning: {warning}\n")
-    records = run_unit(unit, out=out)
+    root = plan.workspace.root
+    records = run_unit(
+        unit, target_dir=plan.workspace.target_dir, workspace_files=[root / "Cargo.toml", root / "Cargo.lock"], out=out
+    )
     for record in records:
         out.write(f"build:{unit.name}: {record.crate} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
     return records

@@ -22,8 +22,9 @@ from doit.tools import config_changed
 from ._lock import hold_lock, set_aside_corrupt_database
 from .config import ProjectConfig, load_config, parse_config
 from .errors import BuildlibError, ConfigError
+from .freshness import why_stale
 from .link import planned_link_line
-from .plan import Plan, Route, build_inputs
+from .plan import BuildUnit, Plan, Route
 from .project import plan_project
 from .store import STORE_FORMAT
 
@@ -105,12 +106,14 @@ def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
             "actions": [_as_action("build_step", plan, unit)],
-            "file_dep": [str(path) for path in build_inputs(plan, unit)],
+            # No file_dep: the inputs are what the last build recorded (freshness), compared below.
             # dict.fromkeys: a bundle's crates share one archive, which is one target.
-            "targets": list(
-                dict.fromkeys(str(path) for route in unit.routes for path in (route.archive, route.record))
-            ),
-            "uptodate": [config_changed(unit.fingerprint)],
+            "targets": [
+                *dict.fromkeys(str(path) for route in unit.routes for path in (route.archive, route.record)),
+                str(unit.inputs),
+            ],
+            # config_changed keeps doit's own conventions: `doit forget build:X` builds X again.
+            "uptodate": [config_changed(unit.fingerprint), partial(_unit_fresh, unit)],
             "clean": True,
         }
 
@@ -136,6 +139,10 @@ def verify_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
             "uptodate": [config_changed(STORE_FORMAT), partial(_store_entry_present, route)],
             "clean": [(shutil.rmtree, [str(route.report.parent)], {"ignore_errors": True})],
         }
+
+
+def _unit_fresh(unit: BuildUnit, task: object, values: object) -> bool:
+    return why_stale(unit.inputs, unit.fingerprint) is None
 
 
 def _store_entry_present(route: Route, task: object, values: object) -> bool:

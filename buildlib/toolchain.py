@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 from . import _fs
 from .errors import BuildlibError
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _OVERRIDE_VARIABLES = ("RUSTUP_TOOLCHAIN", "RUSTC", "RUSTUP_HOME", "CARGO_HOME")
 _TOOLCHAIN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 
@@ -35,6 +35,7 @@ class Toolchain:
     rustc: str
     host: str
     llvm: str
+    commit: str  # rustc's commit hash: two nightlies share a version number
 
     @property
     def cargo_version(self) -> Version:
@@ -45,7 +46,7 @@ class Toolchain:
         return Version(self.rustc)
 
     def describe(self) -> str:
-        return f"cargo {self.cargo}, rustc {self.rustc} (LLVM {self.llvm}, {self.host})"
+        return f"cargo {self.cargo}, rustc {self.rustc} ({self.commit[:9]}, LLVM {self.llvm}, {self.host})"
 
 
 def parse_version_output(text: str, tool: str) -> dict[str, str]:
@@ -67,9 +68,10 @@ def parse_version_output(text: str, tool: str) -> dict[str, str]:
     return fields
 
 
-def _run_version(tool: str) -> dict[str, str]:
+def _run_version(tool: str, cwd: Path) -> dict[str, str]:
     try:
-        result = subprocess.run([tool, "-vV"], capture_output=True, text=True, check=False)
+        # In the workspace: rustup picks the toolchain a rust-toolchain file there pins.
+        result = subprocess.run([tool, "-vV"], cwd=cwd, capture_output=True, text=True, check=False)
     except FileNotFoundError as e:
         raise ToolchainError(
             f"{tool}: not found on PATH", hint="install Rust (rustup.rs) or set tool.buildlib.cargo"
@@ -92,7 +94,7 @@ def _stat_key(path: Path | None) -> str:
 
 def _cache_key(cargo: str, workspace: Path) -> str:
     rustc = os.environ.get("RUSTC", "rustc")
-    parts = [f"v{_CACHE_VERSION}"]
+    parts = [f"v{_CACHE_VERSION}", str(workspace)]
     for tool in (cargo, rustc):
         found = shutil.which(tool)
         parts.append(_stat_key(Path(found).resolve() if found else None))
@@ -117,13 +119,14 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path) -> Toolchain:
             return Toolchain(**cached["toolchain"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or an unreadable one: ask the tools
-    cargo_fields = _run_version(cargo)
-    rustc_fields = _run_version(os.environ.get("RUSTC", "rustc"))
+    cargo_fields = _run_version(cargo, workspace)
+    rustc_fields = _run_version(os.environ.get("RUSTC", "rustc"), workspace)
     toolchain = Toolchain(
         cargo=cargo_fields["release"],
         rustc=rustc_fields["release"],
         host=rustc_fields.get("host", "unknown"),
         llvm=rustc_fields.get("LLVM version", "unknown"),
+        commit=rustc_fields.get("commit-hash", "unknown"),
     )
     _fs.write_atomic(cache, json.dumps({"key": key, "toolchain": asdict(toolchain)}).encode())
     return toolchain

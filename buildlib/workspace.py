@@ -1,9 +1,11 @@
-"""The Cargo workspace as cargo describes it (``cargo metadata``), cached by manifest hash.
+"""The Cargo workspace as cargo describes it (``cargo metadata``), cached by what it depends on.
 
 cargo is the source of truth about packages, targets, crate types and path
 dependencies; this module never parses a ``Cargo.toml`` itself. The answer is
-cached under the output directory, keyed by a hash of every manifest and the
-lockfile, so a no-op run spawns no cargo at all.
+cached under the output directory, keyed by the workspace's absolute path (a
+copied or moved project asks again), every manifest and the lockfile, the
+configuration files and the variables cargo reads (the target directory can
+come from either), so a no-op run spawns no cargo at all.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import _fs
+from .cargoenv import config_files, tracked_environment
 from .errors import WorkspaceError
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _MANIFEST_NAMES = frozenset({"Cargo.toml", "Cargo.lock"})
 _LIB_KINDS = frozenset({"lib", "staticlib", "rlib", "cdylib", "dylib"})
 
@@ -136,16 +139,23 @@ def iter_tree(top: Path, *, skip: frozenset[Path] = frozenset()) -> Iterator[Pat
                 yield path
 
 
-def _manifest_key(root: Path, skip: frozenset[Path], cargo: str) -> str:
-    digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0".encode())
-    for path in sorted(p for p in iter_tree(root, skip=skip) if p.name in _MANIFEST_NAMES):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+def _manifest_key(root: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:
+    environment = json.dumps(tracked_environment(environ), sort_keys=True)
+    digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
+    manifests = sorted(p for p in iter_tree(root, skip=skip) if p.name in _MANIFEST_NAMES)
+    for path in [*manifests, *config_files(root, environ)]:
+        digest.update(str(path).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes() + b"\0")
+        except OSError:
+            digest.update(b"absent\0")
     return digest.hexdigest()
 
 
-def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Workspace:
-    """The workspace at ``root``, from the cache when no manifest changed.
+def load_workspace(
+    root: Path, *, out_dir: Path, cargo: str = "cargo", environ: Mapping[str, str] = os.environ
+) -> Workspace:
+    """The workspace at ``root``, from the cache when nothing ``cargo metadata`` reads changed.
 
     Raises WorkspaceError when there is no workspace, cargo is missing, or
     ``cargo metadata`` fails.
@@ -156,7 +166,7 @@ def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Worksp
             f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace"
         )
     # The output directory may sit inside the workspace; its files never count.
-    key = _manifest_key(root, frozenset({out_dir}), cargo)
+    key = _manifest_key(root, frozenset({out_dir}), cargo, environ)
     cache = out_dir / ".buildlib" / "metadata.json"
     try:
         cached = json.loads(cache.read_text())
@@ -168,7 +178,7 @@ def load_workspace(root: Path, *, out_dir: Path, cargo: str = "cargo") -> Worksp
     # (and this cache's key) behind the plan's back: let cargo write it now, resolving once.
     metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file())
     workspace = parse_metadata(metadata)
-    key = _manifest_key(root, frozenset({out_dir}), cargo)
+    key = _manifest_key(root, frozenset({out_dir}), cargo, environ)
     _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
 
@@ -179,7 +189,8 @@ def run_cargo_metadata(manifest: Path, cargo: str, *, resolve: bool = False) -> 
     if not resolve:
         command.append("--no-deps")
     try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        # In the workspace, as the builds run: cargo reads the configuration from its working directory.
+        result = subprocess.run(command, cwd=manifest.parent, capture_output=True, text=True, check=False)
     except FileNotFoundError as e:
         raise WorkspaceError(f"{cargo}: not found", hint="install Rust (rustup.rs) or set tool.buildlib.cargo") from e
     if result.returncode != 0:

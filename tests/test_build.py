@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.build import BuildRecord, CargoOutput, install_archives, lto_applied, parse_dep_info, parse_lto_flag
+from buildlib.build import BuildRecord, CargoOutput, install_archives, lto_applied, parse_lto_flag
 from buildlib.errors import BuildError
 
 from .test_plan import plan_for
@@ -72,6 +72,20 @@ def test_install_refuses_when_an_archive_is_missing_and_keeps_the_old_ones(tmp_p
     assert unit.routes[0].archive.read_bytes() == b"old"
 
 
+def test_a_staticlib_without_native_static_libs_is_refused_and_the_old_archive_kept(tmp_path: Path) -> None:
+    """A build record never has empty native-static-libs: the link would lack the system libraries."""
+    unit = plan_for(tmp_path).units[-1]
+    unit.routes[0].archive.parent.mkdir(parents=True)
+    unit.routes[0].archive.write_bytes(b"old")
+    output = CargoOutput(native_libs={"ext_c": ("-lc",)})
+    for crate in ("ext_c", "ext_d"):
+        output.archives[crate] = tmp_path / f"lib{crate}.a"
+        output.archives[crate].write_bytes(b"!<arch>\n")
+    with pytest.raises(BuildError, match="rustc reported no native-static-libs for ext-d"):
+        install_archives(unit, output, 1.0)
+    assert unit.routes[0].archive.read_bytes() == b"old"
+
+
 def test_unreadable_record_is_a_build_error(tmp_path: Path) -> None:
     path = tmp_path / "x.build.json"
     path.write_text("{}")
@@ -120,16 +134,6 @@ def test_verbose_stderr_gives_the_staticlib_lto_and_hides_command_lines() -> Non
     assert shown == [lines[0], lines[-1]]
 
 
-def test_dep_info_lists_sources_of_either_artifact(tmp_path: Path) -> None:
-    text = "/t/libext_net.rlib: /ws/ext-net/src/lib.rs /ws/my\\ dir/rt.rs \\\n /ws/runtime/src/lib.rs\n\n/ws/ext-net/src/lib.rs:\n"
-    assert parse_dep_info(text, Path("/t/libext_net.a")) == (
-        "/ws/ext-net/src/lib.rs",
-        "/ws/my dir/rt.rs",
-        "/ws/runtime/src/lib.rs",
-    )
-    assert parse_dep_info(text, Path("/t/libother.a")) == ()
-
-
 def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
     unit = plan.units[-1]  # the "shared" class requests thin
@@ -137,6 +141,7 @@ def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> No
     for crate in ("ext_c", "ext_d"):
         output.archives[crate] = tmp_path / f"lib{crate}.a"
         output.archives[crate].write_bytes(b"!<arch>\n")
+        output.native_libs[crate] = ("-lc",)
     (tmp_path / "libext_c.d").write_text(f"{tmp_path}/libext_c.a: /ws/ext-c/src/lib.rs\n")
     by_crate = {r.crate: r for r in install_archives(unit, output, 1.0)}
     assert (by_crate["ext-c"].lto_passed, by_crate["ext-c"].lto_applied) == (None, False)
@@ -145,9 +150,10 @@ def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> No
     assert by_crate["ext-c"].toolchain == unit.toolchain
 
     # A rerun where cargo found everything fresh prints no rustc line: the last observation carries over.
-    again = install_archives(unit, CargoOutput(archives=output.archives), 1.0, previous=by_crate)
+    fresh = CargoOutput(archives=output.archives, native_libs=output.native_libs)
+    again = install_archives(unit, fresh, 1.0, previous=by_crate)
     assert [(r.lto_passed, r.lto_observed, r.lto_applied) for r in again] == [(None, True, False), ("thin", True, True)]
-    unseen = install_archives(unit, CargoOutput(archives=output.archives), 1.0)
+    unseen = install_archives(unit, fresh, 1.0)
     assert [(r.lto_observed, r.lto_applied) for r in unseen] == [(False, False), (False, False)]
 
 

@@ -20,7 +20,7 @@ def plan_with(tmp_path: Path, classes: dict[str, Any]):  # type: ignore[no-untyp
         "host": {"sources": ["m.c"], "program": "p"},
         "default-class": "a" if "a" in classes else next(iter(classes)),
     }
-    return make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(tmp_path / "ws"), TOOLCHAIN)
+    return make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(tmp_path / "ws"), TOOLCHAIN, {})
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ def test_failed_link_names_each_undefined_symbol_and_its_crate(tmp_path: Path) -
     data = config_data()
     data["classes"] = {"routed": {"lto": "off", "crates": ["ext-a"]}}
     data["default-class"] = "routed"
-    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(tmp_path / "ws"), TOOLCHAIN)
+    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(tmp_path / "ws"), TOOLCHAIN, {})
     archive = make_ar(tmp_path / "liba.a", compile_c(tmp_path, "a", "int js_a(void) { return 0; }\n"))
     previous = plan.program
     previous.parent.mkdir(parents=True)

@@ -8,11 +8,13 @@ import pytest
 
 from buildlib.config import parse_config, tomllib
 from buildlib.errors import ConfigError
-from buildlib.plan import build_inputs, make_plan, profile_name, source_files
+from buildlib.plan import make_plan, profile_name
 from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
 
-TOOLCHAIN = Toolchain(cargo="1.95.0", rustc="1.95.0", host="x86_64-unknown-linux-gnu", llvm="22.1.2")
+TOOLCHAIN = Toolchain(
+    cargo="1.95.0", rustc="1.95.0", host="x86_64-unknown-linux-gnu", llvm="22.1.2", commit="59807616e1d1"
+)
 
 
 def crate(
@@ -58,9 +60,9 @@ def config_data(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def plan_for(tmp_path: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+def plan_for(tmp_path: Path, environ: dict[str, str] | None = None, **overrides: Any):  # type: ignore[no-untyped-def]
     config = parse_config(config_data(**overrides), file=tmp_path / "pyproject.toml")
-    return make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+    return make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, environ or {})
 
 
 def test_routes_follow_class_order_then_list_order_then_default_members(tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_unlisted_ext_crate_without_default_class_is_an_error(tmp_path: Path) ->
     del data["default-class"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError, match="ext crate 'ext-e' is in no class") as caught:
-        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
     assert caught.value.key == "tool.buildlib.default-class"
 
 
@@ -141,7 +143,7 @@ def test_class_listing_a_wrong_crate_names_the_entry(tmp_path: Path, crates: lis
     data["classes"]["routed"]["crates"] = crates
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError) as caught:
-        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
     assert caught.value.key == key
     assert text in f"{caught.value} {caught.value.hint}"
 
@@ -152,51 +154,54 @@ def test_a_class_named_like_a_crate_collides_with_its_build_task(tmp_path: Path)
     data["classes"]["shared"]["crates"] = ["ext-d"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError, match="build:ext-e"):
-        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
-
-
-def test_source_files_cover_path_dependencies_and_skip_target(tmp_path: Path) -> None:
-    plan = plan_for(tmp_path)
-    ws = tmp_path / "ws"
-    for relative in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "ext-c/Cargo.toml",
-        "ext-c/src/lib.rs",
-        "ext-c/src/net/mod.rs",
-        "rt/src/lib.rs",
-        "rt/build.rs",
-        "ext-c/target/junk.rs",
-        "ext-c/.git/HEAD",
-        "ext-a/src/lib.rs",
-    ]:
-        path = ws / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("x")
-    unit = plan.units[-1]  # shared: ext-c and ext-d (missing on disk is fine)
-    files = {p.relative_to(ws).as_posix() for p in source_files(plan, unit)}
-    assert files == {
-        "Cargo.toml",
-        "Cargo.lock",
-        "ext-c/Cargo.toml",
-        "ext-c/src/lib.rs",
-        "ext-c/src/net/mod.rs",
-        "rt/src/lib.rs",
-        "rt/build.rs",
-    }
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
 
 
 def test_fingerprint_changes_with_the_command_and_the_toolchain(tmp_path: Path) -> None:
     unit = plan_for(tmp_path).units[0]
-    assert " ".join(unit.command) in unit.fingerprint
-    assert "rustc 1.95.0" in unit.fingerprint
+    assert json.dumps(unit.command) in unit.fingerprint
+    assert "rustc 1.95.0 (59807616e" in unit.fingerprint
+    assert plan_for(tmp_path, {"RUSTFLAGS": "-Copt-level=1"}).units[0].fingerprint != unit.fingerprint
+
+
+def test_rustflags_in_the_environment_are_merged_with_the_class_flags_not_replacing_them(tmp_path: Path) -> None:
+    """F12: RUSTFLAGS replaces --config build.rustflags; buildlib passes both in CARGO_ENCODED_RUSTFLAGS."""
+    plain = plan_for(tmp_path).units[0]
+    assert 'build.rustflags=["--print=native-static-libs"]' in plain.command and plain.env == ()
+    for environ in (
+        {"RUSTFLAGS": "-C  debug-assertions=on -Cforce-frame-pointers"},
+        {
+            "CARGO_ENCODED_RUSTFLAGS": "-C\x1fdebug-assertions=on\x1f-Cforce-frame-pointers",
+            "RUSTFLAGS": "ignored, as cargo ignores it",
+        },
+    ):
+        unit = plan_for(tmp_path, environ).units[0]
+        assert not any(arg.startswith("build.rustflags") for arg in unit.command)
+        assert dict(unit.env) == {
+            "CARGO_ENCODED_RUSTFLAGS": "-C\x1fdebug-assertions=on\x1f-Cforce-frame-pointers\x1f--print=native-static-libs",
+            "RUSTFLAGS": None,
+        }
+
+
+def test_target_rustflags_that_would_drop_the_class_flags_are_refused(tmp_path: Path) -> None:
+    variable = "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS"
+    with pytest.raises(ConfigError, match=f"environment: {variable}: target rustflags replace") as caught:
+        plan_for(tmp_path, {variable: "-Ctarget-cpu=native"})
+    assert "tool.buildlib.classes.<class>.rustflags" in (caught.value.hint or "")
+    config = tmp_path / "ws" / ".cargo" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[target.'cfg(unix)']\nrustflags = ['-Ctarget-cpu=native']\n")
+    with pytest.raises(ConfigError, match=r"config.toml: target.cfg\(unix\).rustflags: target rustflags"):
+        plan_for(tmp_path, {"CARGO_HOME": str(tmp_path / "home")})
+    # With RUSTFLAGS set, cargo ignores target rustflags and buildlib merges RUSTFLAGS: nothing to refuse.
+    assert plan_for(tmp_path, {"CARGO_HOME": str(tmp_path / "home"), "RUSTFLAGS": "-g"}).units
 
 
 def test_depends_on_rule_routes_crates_that_reach_the_runtime(tmp_path: Path) -> None:
     data = config_data()
     data["classes"]["shared"] = {"lto": "off", "method": "together", "depends-on": ["rt"]}
     config = parse_config(data, file=tmp_path / "pyproject.toml")
-    plan = make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+    plan = make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
     assert [r.crate.name for r in plan.routes if r.routing_class.name == "shared"] == ["ext-c", "ext-d"]
 
 
@@ -206,7 +211,7 @@ def test_a_crate_claimed_by_a_list_and_a_rule_of_two_classes_is_an_error(tmp_pat
     data["classes"]["shared"] = {"lto": "off", "method": "together", "depends-on": ["rt"]}
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError, match="crate 'ext-c' is claimed by 2 classes") as caught:
-        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
     message = str(caught.value)
     assert "listed in tool.buildlib.classes.routed.crates[1]" in message
     assert "depends on 'rt' (tool.buildlib.classes.shared.depends-on)" in message
@@ -217,54 +222,9 @@ def test_depends_on_an_unknown_crate_is_an_error(tmp_path: Path) -> None:
     data["classes"]["shared"]["depends-on"] = ["rtt"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")
     with pytest.raises(ConfigError, match="no crate 'rtt'") as caught:
-        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN)
+        make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
     assert caught.value.key == "tool.buildlib.classes.shared.depends-on[0]"
     assert caught.value.hint == "did you mean 'rt'?"
-
-
-def test_build_inputs_come_from_dep_info_once_a_build_recorded_them(tmp_path: Path) -> None:
-    plan = plan_for(tmp_path)
-    unit = plan.units[-1]  # shared: ext-c and ext-d, both on rt
-    ws = tmp_path / "ws"
-    for relative in [
-        "Cargo.toml",
-        "ext-c/Cargo.toml",
-        "ext-c/src/lib.rs",
-        "ext-c/src/unused.rs",
-        "ext-c/data.txt",
-        "ext-d/Cargo.toml",
-        "ext-d/src/lib.rs",
-        "rt/Cargo.toml",
-        "rt/build.rs",
-        "rt/src/lib.rs",
-    ]:
-        (ws / relative).parent.mkdir(parents=True, exist_ok=True)
-        (ws / relative).write_text("x")
-    superset = {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)}
-    assert "ext-c/src/unused.rs" in superset  # no record yet: everything in the packages
-
-    recorded = {
-        "ext-c": ["ext-c/src/lib.rs", "ext-c/data.txt", "rt/src/lib.rs"],
-        "ext-d": ["ext-d/src/lib.rs", "rt/src/lib.rs"],
-    }
-    for route in unit.routes:
-        route.record.parent.mkdir(parents=True, exist_ok=True)
-        route.record.write_text(json.dumps({"sources": [str(ws / s) for s in recorded[route.crate.name]]}))
-    precise = {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)}
-    assert precise == {
-        "Cargo.toml",
-        "ext-c/Cargo.toml",
-        "ext-c/src/lib.rs",
-        "ext-c/data.txt",
-        "ext-d/Cargo.toml",
-        "ext-d/src/lib.rs",
-        "rt/Cargo.toml",
-        "rt/build.rs",
-        "rt/src/lib.rs",
-    }
-
-    (ws / "ext-c" / "data.txt").unlink()  # a recorded source is gone: back to the superset
-    assert {p.relative_to(ws).as_posix() for p in build_inputs(plan, unit)} == superset - {"ext-c/data.txt"}
 
 
 def test_a_bundle_class_is_one_cargo_call_on_a_generated_crate(tmp_path: Path) -> None:
@@ -276,7 +236,7 @@ def test_a_bundle_class_is_one_cargo_call_on_a_generated_crate(tmp_path: Path) -
     )
     data = config_data()
     data["classes"]["shared"]["method"] = "bundle"
-    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(ws), TOOLCHAIN)
+    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(ws), TOOLCHAIN, {})
     unit = plan.units[-1]
     assert unit.bundle is not None and unit.bundle.lib_name == "buildlib_bundle_shared"
     text = " ".join(unit.command)

@@ -41,10 +41,10 @@ def test_parse_version_output() -> None:
     ids=["config-flag", "crate-type-flag"],
 )
 def test_too_old_cargo_for_a_method_names_both_versions(cargo: str, method: str, message: str) -> None:
-    toolchain = Toolchain(cargo=cargo, rustc=cargo, host="h", llvm="14")
+    toolchain = Toolchain(cargo=cargo, rustc=cargo, host="h", llvm="14", commit="c")
     with pytest.raises(ToolchainError, match=message):
         check_method_supported(toolchain, method, "tool.buildlib.classes.x.method")
-    check_method_supported(Toolchain(cargo="1.64.0", rustc="1.64.0", host="h", llvm="14"), method, "k")
+    check_method_supported(Toolchain(cargo="1.64.0", rustc="1.64.0", host="h", llvm="14", commit="c"), method, "k")
 
 
 def test_real_toolchain_is_read_once_then_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

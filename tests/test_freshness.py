@@ -1,0 +1,234 @@
+"""The inputs document: what it records from cargo's messages and files, and when it says stale."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from buildlib.cargoenv import config_files, tracked_environment, user_rustflags
+from buildlib.freshness import (
+    CHANGED_DURING_BUILD,
+    CargoUnits,
+    collect_inputs,
+    dep_info_of,
+    parse_build_script_output,
+    parse_dep_info,
+    why_stale,
+    write_inputs,
+)
+
+ID_A = "path+file:///ws/a#0.1.0"
+
+
+def test_dep_info_lists_every_prerequisite_and_env_read() -> None:
+    text = (
+        "/t/deps/a-1f.d: a/src/lib.rs /ws/my\\ dir/x.rs \\\n a/src/gen.rs\n\n"
+        "/t/deps/liba-1f.rlib: a/src/lib.rs\n\na/src/lib.rs:\n\n"
+        "# env-dep:A_SCALE_V=3\n# env-dep:MY_OPT\n"
+    )
+    info = parse_dep_info(text, Path("/ws"))
+    assert info.files == (Path("/ws/a/src/lib.rs"), Path("/ws/my dir/x.rs"), Path("/ws/a/src/gen.rs"))
+    assert info.env == ("A_SCALE_V", "MY_OPT")
+
+
+@pytest.mark.parametrize(
+    ("kind", "filename", "expected"),
+    [
+        (("lib",), "/t/release/deps/libb-f17cd965ce143006.rlib", "/t/release/deps/b-f17cd965ce143006.d"),
+        (("proc-macro",), "/t/release/deps/libserde_derive-0a1b.so", "/t/release/deps/serde_derive-0a1b.d"),
+        (("staticlib",), "/t/release/liba.a", "/t/release/liba.d"),
+    ],
+    ids=["rlib", "proc-macro", "uplifted"],
+)
+def test_the_dep_info_of_each_unit_cargo_reports(kind: tuple[str, ...], filename: str, expected: str) -> None:
+    assert dep_info_of(kind, [Path(filename)]) == [Path(expected)]
+
+
+def test_a_build_script_unit_has_the_dep_info_in_its_directory(tmp_path: Path) -> None:
+    build = tmp_path / "build" / "a-08fc"
+    build.mkdir(parents=True)
+    (build / "build_script_build-08fc.d").write_text("")
+    assert dep_info_of(("custom-build",), [build / "build-script-build"]) == [build / "build_script_build-08fc.d"]
+
+
+def test_build_script_directives_old_and_new_syntax() -> None:
+    text = "cargo:rerun-if-changed=build.rs\ncargo::rerun-if-env-changed=CC\ncargo:rustc-env=X=1\nnoise\n"
+    output = parse_build_script_output(text, Path("/ws/a"))
+    assert output.rerun_if_changed == (Path("/ws/a/build.rs"),)
+    assert output.rerun_if_env_changed == ("CC",)
+
+
+def test_units_from_cargo_messages_keep_local_packages_only() -> None:
+    units = CargoUnits()
+    units.feed(
+        {
+            "reason": "compiler-artifact",
+            "package_id": ID_A,
+            "manifest_path": "/ws/a/Cargo.toml",
+            "target": {"kind": ["lib"]},
+            "filenames": ["/t/deps/liba-1.rlib"],
+            "fresh": True,
+        }
+    )
+    units.feed(
+        {
+            "reason": "compiler-artifact",
+            "package_id": "registry+https://github.com/rust-lang/crates.io-index#flate2@1.0.25",
+            "manifest_path": "/usr/share/cargo/registry/flate2-1.0.25/Cargo.toml",
+            "target": {"kind": ["lib"]},
+            "filenames": ["/t/deps/libflate2-2.rlib"],
+            "fresh": False,
+        }
+    )
+    units.feed({"reason": "build-script-executed", "package_id": ID_A, "out_dir": "/t/build/a-9/out"})
+    assert units.local_manifests == {ID_A: Path("/ws/a/Cargo.toml")}
+    assert units.local_units == [(ID_A, ("lib",), (Path("/t/deps/liba-1.rlib"),))]
+    assert units.build_scripts == [(ID_A, Path("/t/build/a-9/out"))]
+    assert (units.fresh, units.compiled) == (1, 1)
+
+
+def _workspace(tmp_path: Path, *, rerun: str) -> tuple[Path, Path, CargoUnits]:
+    """A package ``a`` with a build script, compiled into ``target/``, as cargo reports it."""
+    ws, target = tmp_path / "ws", tmp_path / "ws" / "target" / "release"
+    for relative in ("Cargo.toml", "Cargo.lock", "a/Cargo.toml", "a/src/lib.rs", "a/build.rs", "a/README.md"):
+        (ws / relative).parent.mkdir(parents=True, exist_ok=True)
+        (ws / relative).write_text("x")
+    (target / "deps").mkdir(parents=True)
+    (target / "deps" / "a-1f.d").write_text("/t/deps/a-1f.d: a/src/lib.rs\n\n# env-dep:MY_OPT\n")
+    (target / "build" / "a-9" / "out").mkdir(parents=True)
+    (target / "build" / "a-9" / "output").write_text(rerun)
+    units = CargoUnits()
+    units.feed(
+        {
+            "reason": "compiler-artifact",
+            "package_id": ID_A,
+            "manifest_path": str(ws / "a" / "Cargo.toml"),
+            "target": {"kind": ["lib"]},
+            "filenames": [str(target / "deps" / "liba-1f.rlib")],
+            "fresh": False,
+        }
+    )
+    units.feed({"reason": "build-script-executed", "package_id": ID_A, "out_dir": str(target / "build/a-9/out")})
+    return ws, target, units
+
+
+def _collect(
+    tmp_path: Path, ws: Path, units: CargoUnits, environ: dict[str, str], started_ns: int | None = None
+) -> Path:
+    """Record the inputs as after a cargo call that started now (or at ``started_ns``)."""
+    inputs = collect_inputs(
+        unit="cargo build",
+        cwd=ws,
+        cargo_root=ws,
+        target_dir=ws / "target",
+        units=units,
+        artifacts=[],
+        extra_files=[ws / "Cargo.toml", ws / "Cargo.lock"],
+        outputs=[],
+        environ=environ,
+        started_ns=time.time_ns() if started_ns is None else started_ns,
+    )
+    path = tmp_path / "unit.inputs.json"
+    write_inputs(path, inputs)
+    return path
+
+
+def _touch(path: Path) -> None:
+    later = path.stat().st_mtime_ns + 5_000_000_000
+    os.utime(path, ns=(later, later))
+
+
+def test_what_the_build_recorded_is_what_the_next_run_compares(tmp_path: Path) -> None:
+    ws, _, units = _workspace(tmp_path, rerun="cargo:rerun-if-changed=build.rs\ncargo:rerun-if-env-changed=A_SCALE\n")
+    environ = {"CARGO_HOME": str(tmp_path / "home"), "A_SCALE": "3", "TERM": "xterm"}
+    path = _collect(tmp_path, ws, units, environ)
+    recorded = json.loads(path.read_text())
+    assert {str(ws / p) for p in ("a/src/lib.rs", "a/build.rs", "a/Cargo.toml", "Cargo.lock")} <= set(recorded["files"])
+    assert str(ws / "a" / "README.md") not in recorded["files"], "cargo does not rebuild for a README"
+    assert recorded["files"][str(ws / ".cargo" / "config.toml")] == "absent"
+    assert recorded["env"]["A_SCALE"] == "3" and "MY_OPT" in recorded["env"] and "TERM" not in recorded["env"]
+
+    assert why_stale(path, "cargo build", environ) is None
+    assert why_stale(path, "cargo build", {**environ, "TERM": "dumb", "CARGO_TERM_COLOR": "never"}) is None
+    assert why_stale(path, "cargo build --release", environ) == "its cargo command, environment or toolchain changed"
+    assert why_stale(path, "cargo build", {**environ, "A_SCALE": "5"}) == "environment variable A_SCALE changed"
+    assert why_stale(path, "cargo build", {**environ, "MY_OPT": "1"}) == "environment variable MY_OPT changed"
+    assert why_stale(path, "cargo build", {**environ, "RUSTFLAGS": "-g"}) == "environment variable RUSTFLAGS changed"
+    assert (
+        why_stale(path, "cargo build", {**environ, "CARGO_PROFILE_RELEASE_OPT_LEVEL": "1"})
+        == "environment variable CARGO_PROFILE_RELEASE_OPT_LEVEL changed"
+    )
+    (ws / "a" / "README.md").write_text("more")
+    assert why_stale(path, "cargo build", environ) is None
+    _touch(ws / "a" / "build.rs")
+    assert why_stale(path, "cargo build", environ) == f"{ws / 'a' / 'build.rs'} changed"
+
+
+def test_a_configuration_file_that_appears_makes_the_unit_stale(tmp_path: Path) -> None:
+    ws, _, units = _workspace(tmp_path, rerun="cargo:rerun-if-changed=build.rs\n")
+    environ = {"CARGO_HOME": str(tmp_path / "home")}
+    path = _collect(tmp_path, ws, units, environ)
+    for config in (ws / ".cargo" / "config.toml", tmp_path / "home" / "config.toml"):
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("[profile.release]\nopt-level = 1\n")
+        assert why_stale(path, "cargo build", environ) == f"{config} changed"
+        config.unlink()
+    assert why_stale(path, "cargo build", environ) is None
+
+
+def test_a_build_script_without_rerun_if_changed_depends_on_its_whole_package(tmp_path: Path) -> None:
+    ws, _, units = _workspace(tmp_path, rerun="cargo:rustc-cfg=x\n")
+    path = _collect(tmp_path, ws, units, {})
+    assert why_stale(path, "cargo build", {}) is None
+    (ws / "a" / "README.md").write_text("cargo reruns this build script for any file of the package")
+    _touch(ws / "a" / "README.md")
+    assert why_stale(path, "cargo build", {}) == f"{ws / 'a'} changed"
+
+
+def test_a_source_modified_while_cargo_ran_is_stale_next_time(tmp_path: Path) -> None:
+    ws, _, units = _workspace(tmp_path, rerun="cargo:rerun-if-changed=build.rs\n")
+    started = (ws / "a" / "src" / "lib.rs").stat().st_mtime_ns  # the edit lands after cargo started
+    path = _collect(tmp_path, ws, units, {}, started_ns=started)
+    files = json.loads(path.read_text())["files"]
+    assert files[str(ws / "a" / "src" / "lib.rs")] == CHANGED_DURING_BUILD
+    assert files[str(ws / "Cargo.lock")] != CHANGED_DURING_BUILD, "cargo itself writes the lockfile"
+    assert (why_stale(path, "cargo build", {}) or "").endswith(" changed while cargo was building")
+
+
+def test_no_document_or_an_unreadable_one_is_stale(tmp_path: Path) -> None:
+    assert why_stale(tmp_path / "missing.json", "u", {}) == "never built"
+    (tmp_path / "bad.json").write_text("{")
+    assert why_stale(tmp_path / "bad.json", "u", {}) == f"{tmp_path / 'bad.json'} is unreadable"
+
+
+def test_tracked_environment_follows_cargos_documented_variables() -> None:
+    environ = {
+        "RUSTFLAGS": "-g",
+        "CARGO_PROFILE_RELEASE_LTO": "thin",
+        "CARGO_BUILD_TARGET": "x",
+        "CARGO_BUILD_JOBS": "4",
+        "CARGO_TERM_COLOR": "never",
+        "HOME": "/root",
+    }
+    tracked = tracked_environment(environ, ["CC"])
+    assert tracked["RUSTFLAGS"] == "-g" and tracked["CC"] is None and tracked["RUSTC_WRAPPER"] is None
+    assert tracked["CARGO_PROFILE_RELEASE_LTO"] == "thin" and tracked["CARGO_BUILD_TARGET"] == "x"
+    assert not {"CARGO_BUILD_JOBS", "CARGO_TERM_COLOR", "HOME"} & set(tracked)
+
+
+def test_configuration_files_from_the_working_directory_up_and_cargo_home(tmp_path: Path) -> None:
+    files = config_files(tmp_path / "a" / "b", {"CARGO_HOME": str(tmp_path / "home")})
+    assert files[:2] == [tmp_path / "a" / "b" / ".cargo" / "config.toml", tmp_path / "a" / "b" / ".cargo" / "config"]
+    assert tmp_path / ".cargo" / "config.toml" in files
+    assert files[-2:] == [tmp_path / "home" / "config.toml", tmp_path / "home" / "config"]
+
+
+def test_user_rustflags_in_cargos_order() -> None:
+    assert user_rustflags({}) is None
+    assert user_rustflags({"RUSTFLAGS": " -C  opt-level=1 "}) == ("RUSTFLAGS", ["-C", "opt-level=1"])
+    assert user_rustflags({"RUSTFLAGS": "-g", "CARGO_ENCODED_RUSTFLAGS": ""}) == ("CARGO_ENCODED_RUSTFLAGS", [])
+    assert user_rustflags({"CARGO_ENCODED_RUSTFLAGS": "-C\x1fa b"}) == ("CARGO_ENCODED_RUSTFLAGS", ["-C", "a b"])
