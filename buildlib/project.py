@@ -27,7 +27,7 @@ def load_project(pyproject: Path | str) -> Plan:
 def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ) -> Plan:
     """Plan the build ``config`` describes in the environment cargo will inherit (see ``load_project``)."""
     workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo, environ=environ)
-    toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir)
+    toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir, environ=environ)
     for routing_class in config.classes:
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
     plan = make_plan(config, workspace, toolchain, environ)

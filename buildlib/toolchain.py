@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,10 +69,10 @@ def parse_version_output(text: str, tool: str) -> dict[str, str]:
     return fields
 
 
-def _run_version(tool: str, cwd: Path) -> dict[str, str]:
+def _run_version(tool: str, cwd: Path, environ: Mapping[str, str]) -> dict[str, str]:
     try:
         # In the workspace: rustup picks the toolchain a rust-toolchain file there pins.
-        result = subprocess.run([tool, "-vV"], cwd=cwd, capture_output=True, text=True, check=False)
+        result = subprocess.run([tool, "-vV"], cwd=cwd, env=dict(environ), capture_output=True, text=True, check=False)
     except FileNotFoundError as e:
         raise ToolchainError(
             f"{tool}: not found on PATH", hint="install Rust (rustup.rs) or set tool.buildlib.cargo"
@@ -92,26 +93,27 @@ def _stat_key(path: Path | None) -> str:
     return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
 
 
-def _cache_key(cargo: str, workspace: Path) -> str:
-    rustc = os.environ.get("RUSTC", "rustc")
+def _cache_key(cargo: str, workspace: Path, environ: Mapping[str, str]) -> str:
+    rustc = environ.get("RUSTC", "rustc")
     parts = [f"v{_CACHE_VERSION}", str(workspace)]
     for tool in (cargo, rustc):
-        found = shutil.which(tool)
+        found = shutil.which(tool, path=environ.get("PATH"))
         parts.append(_stat_key(Path(found).resolve() if found else None))
-    rustup_home = Path(os.environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
+    rustup_home = Path(environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
     parts += [_stat_key(rustup_home / "settings.toml"), _stat_key(rustup_home / "toolchains")]
-    parts += [f"{name}={os.environ.get(name, '')}" for name in _OVERRIDE_VARIABLES]
+    parts += [f"{name}={environ.get(name, '')}" for name in _OVERRIDE_VARIABLES]
     for directory in (workspace, *workspace.parents):
         parts += [_stat_key(directory / name) for name in _TOOLCHAIN_FILES if (directory / name).exists()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path) -> Toolchain:
-    """The toolchain cargo will use in ``workspace``, from the cache when nothing could have changed it.
+def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mapping[str, str] = os.environ) -> Toolchain:
+    """The toolchain cargo will use in ``workspace`` with ``environ``, from the cache when nothing
+    could have changed it.
 
     Raises ToolchainError when cargo or rustc is missing or prints no version.
     """
-    key = _cache_key(cargo, workspace)
+    key = _cache_key(cargo, workspace, environ)
     cache = out_dir / ".buildlib" / "toolchain.json"
     try:
         cached = json.loads(cache.read_text())
@@ -119,8 +121,8 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path) -> Toolchain:
             return Toolchain(**cached["toolchain"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or an unreadable one: ask the tools
-    cargo_fields = _run_version(cargo, workspace)
-    rustc_fields = _run_version(os.environ.get("RUSTC", "rustc"), workspace)
+    cargo_fields = _run_version(cargo, workspace, environ)
+    rustc_fields = _run_version(environ.get("RUSTC", "rustc"), workspace, environ)
     toolchain = Toolchain(
         cargo=cargo_fields["release"],
         rustc=rustc_fields["release"],

@@ -3,7 +3,7 @@
 cargo is the source of truth about packages, targets, crate types and path
 dependencies; this module never parses a ``Cargo.toml`` itself. The answer is
 cached under the output directory, keyed by the workspace's absolute path (a
-copied or moved project asks again), every manifest and the lockfile, the
+copied or moved project asks again), every manifest, the
 configuration files and the variables cargo reads (the target directory can
 come from either), so a no-op run spawns no cargo at all.
 """
@@ -24,7 +24,8 @@ from .cargoenv import config_files, tracked_environment
 from .errors import WorkspaceError
 
 _CACHE_VERSION = 2
-_MANIFEST_NAMES = frozenset({"Cargo.toml", "Cargo.lock"})
+# `cargo metadata --no-deps` reads manifests, never the lockfile (which a build may rewrite).
+_MANIFEST_NAMES = frozenset({"Cargo.toml"})
 _LIB_KINDS = frozenset({"lib", "staticlib", "rlib", "cdylib", "dylib"})
 
 
@@ -176,21 +177,25 @@ def load_workspace(
         pass  # no cache, or an unreadable one: ask cargo again
     # Without a lockfile, the first build would write one and so change every build's inputs
     # (and this cache's key) behind the plan's back: let cargo write it now, resolving once.
-    metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file())
+    metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file(), environ=environ)
     workspace = parse_metadata(metadata)
     key = _manifest_key(root, frozenset({out_dir}), cargo, environ)
     _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
 
 
-def run_cargo_metadata(manifest: Path, cargo: str, *, resolve: bool = False) -> dict[str, Any]:
+def run_cargo_metadata(
+    manifest: Path, cargo: str, *, resolve: bool = False, environ: Mapping[str, str] = os.environ
+) -> dict[str, Any]:
     """``cargo metadata`` of the workspace; ``resolve`` also resolves dependencies (writing Cargo.lock)."""
     command = [cargo, "metadata", "--format-version", "1", "--manifest-path", str(manifest)]
     if not resolve:
         command.append("--no-deps")
     try:
         # In the workspace, as the builds run: cargo reads the configuration from its working directory.
-        result = subprocess.run(command, cwd=manifest.parent, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            command, cwd=manifest.parent, env=dict(environ), capture_output=True, text=True, check=False
+        )
     except FileNotFoundError as e:
         raise WorkspaceError(f"{cargo}: not found", hint="install Rust (rustup.rs) or set tool.buildlib.cargo") from e
     if result.returncode != 0:

@@ -71,6 +71,11 @@ class Project:
     env: dict[str, str]
     log: Path
     cc_log: Path
+    workspace_dir: str = "crates-fixtures"  # the Cargo workspace, relative to root
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / self.workspace_dir
 
     def python(
         self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -118,14 +123,31 @@ def executed(result: subprocess.CompletedProcess[str]) -> set[str]:
     return {line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")}
 
 
-def copy_project(root: Path) -> Project:
-    """A copy of this project (configuration, dodo.py, fixture workspace) with a logging cargo first on PATH."""
+def _with_shims(project_root: Path, tools: Path, workspace_dir: str = "crates-fixtures") -> Project:
+    """``project_root`` with logging cargo and cc shims (in ``tools``) first on PATH."""
     require("cc")
-    for name in ("pyproject.toml", "dodo.py"):
-        shutil.copy2(PROJECT / name, root / name)
-    shutil.copytree(PROJECT / "crates-fixtures", root / "crates-fixtures", ignore=shutil.ignore_patterns("target"))
-    bin_dir, log = cargo_shim(root)
-    _, cc_log = logging_shim(root, "cc")  # the host's linker driver, cc = "cc"
+    bin_dir, log = cargo_shim(tools)
+    _, cc_log = logging_shim(tools, "cc")  # the host's linker driver, cc = "cc"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_TARGET")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return Project(root=root, env=env, log=log, cc_log=cc_log)
+    return Project(root=project_root, env=env, log=log, cc_log=cc_log, workspace_dir=workspace_dir)
+
+
+def copy_project(root: Path) -> Project:
+    """A copy of this project (configuration, dodo.py, fixture workspace) with a logging cargo first on PATH."""
+    for name in ("pyproject.toml", "dodo.py"):
+        shutil.copy2(PROJECT / name, root / name)
+    shutil.copytree(
+        PROJECT / "crates-fixtures", root / "crates-fixtures", ignore=shutil.ignore_patterns("target", "build", "real")
+    )
+    return _with_shims(root, root)
+
+
+REAL = PROJECT / "crates-fixtures" / "real"
+
+
+def copy_real_project(root: Path) -> Project:
+    """A copy of the workspace of registry crates (F11), its own project, at ``root/real``; the
+    logging shims stay in ``root``, so the project can be moved."""
+    shutil.copytree(REAL, root / "real", ignore=shutil.ignore_patterns("target", "build"))
+    return _with_shims(root / "real", root, workspace_dir=".")
