@@ -115,7 +115,8 @@ class Project:
         return self.root / "build" / "bin" / "host"
 
     def run_program(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.program)], capture_output=True, text=True, check=False)
+        """The linked program, in the project's environment (the registry host checks EXT_NATIVE_SCALE)."""
+        return subprocess.run([str(self.program)], env=self.env, capture_output=True, text=True, check=False)
 
 
 def executed(result: subprocess.CompletedProcess[str]) -> set[str]:
