@@ -10,7 +10,8 @@ from typing import Any
 from ._table import format_table
 from .build import BuildRecord
 from .errors import BuildError
-from .plan import Plan, Route
+from .freshness import why_stale
+from .plan import BuildUnit, Plan, Route
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,6 +28,7 @@ class CrateStatus:
     verified_at: str | None
     built_at: str | None
     build_seconds: float | None
+    rebuild: str | None  # why the next `doit link` builds it again; None: its build is up to date
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +42,7 @@ def _report(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def crate_status(route: Route) -> CrateStatus:
+def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
     try:
         record: BuildRecord | None = BuildRecord.from_file(route.record)
     except BuildError:
@@ -60,12 +62,14 @@ def crate_status(route: Route) -> CrateStatus:
         verified_at=report.get("verified_at") if report else None,
         built_at=record.built_at if record else None,
         build_seconds=record.seconds if record else None,
+        rebuild=why_stale(unit.inputs, unit.fingerprint),
     )
 
 
 def project_status(plan: Plan) -> list[CrateStatus]:
     """One row per ext crate, in link order."""
-    return [crate_status(route) for route in plan.routes]
+    unit_of = {route.crate.name: unit for unit in plan.units for route in unit.routes}
+    return [crate_status(route, unit_of[route.crate.name]) for route in plan.routes]
 
 
 def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]:
@@ -73,7 +77,7 @@ def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]
     head = (
         ("crate", "class", "lto", "applied", "exports", "build")
         if summary
-        else ("crate", "class", "method", "lto", "applied", "archive", "exports", "verified")
+        else ("crate", "class", "method", "lto", "applied", "archive", "exports", "verified", "next build")
     )
     table: list[tuple[str, ...]] = [head]
     for row in rows:
@@ -96,6 +100,7 @@ def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]
                     size,
                     exports,
                     row.verified_at or "never",
+                    "up to date" if row.rebuild is None else f"rebuild: {row.rebuild}",
                 )
             )
     return format_table(table)

@@ -260,8 +260,16 @@ def oracle_table(request: pytest.FixtureRequest) -> Iterator[None]:
         reporter.write_line(f"| {o.workspace} | {o.step} | {len(o.built)} | {len(o.stale)} | {wasted} |")
 
 
+def _status(project: Project) -> dict[str, str | None]:
+    """``buildlib status --json``: why the next `doit link` builds each crate again (None: it does not)."""
+    result = project.python("-m", "buildlib", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["crate"]: row["rebuild"] for row in json.loads(result.stdout)}
+
+
 def _check_step(workspace: str, step: Step, project: Project) -> None:
     step.change(project)
+    predicted = _status(project)
     result = project.doit("link")
     assert result.returncode == 0, result.stdout + result.stderr[-5000:]
     built = tuple(sorted(name for name in executed(result) if name.startswith("build:")))
@@ -271,6 +279,7 @@ def _check_step(workspace: str, step: Step, project: Project) -> None:
     again = project.doit("link")
     assert again.returncode == 0, again.stderr[-3000:]
     assert (executed(again), project.calls, project.links) == (set(), [], []), "the second run is a no-op"
+    assert set(_status(project).values()) == {None}
 
     stale, compiled = cargo_oracle(project)
     wasted = tuple(name for name in built if compiled.get(name.removeprefix("build:")) == 0)
@@ -278,6 +287,7 @@ def _check_step(workspace: str, step: Step, project: Project) -> None:
     assert stale == [], f"{step.id}: cargo still had units to build: {stale}"
     if step.builds is not None:
         assert bool(built) == step.builds, f"{step.id}: build tasks run: {built}"
+    assert any(predicted.values()) == bool(built), f"status predicted {predicted}, build tasks run: {built}"
 
 
 @pytest.mark.parametrize("step", FIXTURE_STEPS, ids=[s.id for s in FIXTURE_STEPS])
