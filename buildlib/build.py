@@ -23,8 +23,9 @@ from typing import TextIO
 
 from . import _fs
 from .bundle import write_bundle
+from .depinfo import CargoUnits, cargo_reads, parse_dep_info
 from .errors import BuildError
-from .freshness import CargoUnits, collect_inputs, parse_dep_info, write_inputs
+from .freshness import collect_inputs, write_inputs
 from .plan import BuildUnit
 
 _NATIVE_LIBS_PREFIX = "native-static-libs:"
@@ -236,10 +237,8 @@ def run_unit(
     inputs = collect_inputs(
         unit=unit.fingerprint,
         cwd=unit.cwd,
-        cargo_root=unit.cargo_root,
+        reads=cargo_reads(output.units, [Path(record.artifact) for record in records], unit.cargo_root),
         target_dir=target_dir,
-        units=output.units,
-        artifacts=[Path(record.artifact) for record in records],
         extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
         outputs=[path for route in unit.routes for path in (route.archive, route.record)],
         environ=os.environ,

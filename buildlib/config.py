@@ -7,7 +7,6 @@ off, thin, fat, got 'thn'``.
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Mapping
@@ -30,6 +29,14 @@ METHODS: tuple[Method, ...] = ("staticlib", "together", "bundle")
 # Class names become part of cargo profile names and doit task names.
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _MISSING = object()
+
+
+def close_match(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The choice ``word`` is most likely a typo of, for a "did you mean" hint."""
+    import difflib  # only on a mistake: importing it costs a no-op run 2 ms
+
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,8 +101,8 @@ class _Table:
     def check_keys(self, allowed: tuple[str, ...]) -> None:
         for key in self._data:
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+                close = close_match(key, allowed)
+                hint = f"did you mean '{close}'?" if close else f"known keys: {', '.join(allowed)}"
                 raise self.error(key, "unknown key", hint)
 
     def _get(self, key: str, default: object) -> object:
@@ -117,11 +124,11 @@ class _Table:
     def choice(self, key: str, choices: tuple[str, ...], default: object = _MISSING) -> str:
         value = self._get(key, default)
         if value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1)
+            close = close_match(str(value), choices)
             raise self.error(
                 key,
                 f"expected one of {', '.join(choices)}, got {value!r}",
-                f"did you mean '{close[0]}'?" if close else None,
+                f"did you mean '{close}'?" if close else None,
             )
         return str(value)
 

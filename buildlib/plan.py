@@ -7,14 +7,13 @@ dicts, and tests can check plans without running anything.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import bundle, cargoenv
-from .config import ClassConfig, ProjectConfig
+from .config import ClassConfig, ProjectConfig, close_match
 from .errors import ConfigError
 from .toolchain import Toolchain
 from .workspace import Crate, Workspace
@@ -131,8 +130,8 @@ def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain,
 def _check_crate_name(file: str, key: str, name: str, workspace: Workspace, *, ext: bool) -> None:
     known = [crate.name for crate in workspace.crates]
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"workspace crates: {', '.join(known)}"
+        close = close_match(name, known)
+        hint = f"did you mean '{close}'?" if close else f"workspace crates: {', '.join(known)}"
         raise ConfigError(file, key, f"no crate {name!r} in the workspace {workspace.root}", hint=hint)
     if ext and not workspace.crate(name).is_ext:
         raise ConfigError(

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _fs
-from .audit import LinkSymbols
 from .errors import BuildlibError
 from .plan import Route
 
 if TYPE_CHECKING:
+    from .audit import LinkSymbols
     from .build import BuildRecord
     from .exports import ExportScan
     from .verify import VerifyResult
@@ -58,6 +58,8 @@ def _archive_file(route: Route, report: dict[str, Any]) -> Path:
 
 
 def _entry(route: Route, report: dict[str, Any]) -> StoreEntry:
+    from .audit import LinkSymbols  # not on the no-op path, which imports this module for STORE_FORMAT
+
     return StoreEntry(
         crate=route.crate.name,
         archive=_archive_file(route, report),
