@@ -12,7 +12,6 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -112,8 +111,7 @@ def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
                 *dict.fromkeys(str(path) for route in unit.routes for path in (route.archive, route.record)),
                 str(unit.inputs),
             ],
-            # config_changed keeps doit's own conventions: `doit forget build:X` builds X again.
-            "uptodate": [config_changed(unit.fingerprint), partial(_unit_fresh, unit)],
+            "uptodate": [_UnitFresh(unit)],
             "clean": True,
         }
 
@@ -136,17 +134,51 @@ def verify_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
             "targets": [str(route.verified_archive), str(route.report)],
             # The symlink resolves only while the report's archive exists; the format version
             # re-verifies entries an older buildlib wrote.
-            "uptodate": [config_changed(STORE_FORMAT), partial(_store_entry_present, route)],
+            "uptodate": [_EntryPresent(route)],
             "clean": [(shutil.rmtree, [str(route.report.parent)], {"ignore_errors": True})],
         }
 
 
-def _unit_fresh(unit: BuildUnit, task: object, values: object) -> bool:
-    return why_stale(unit.inputs, unit.fingerprint) is None
+class _Saved:
+    """An up-to-date check that also wants its ``value`` saved by the last successful run, as doit's
+    ``config_changed`` does: after `doit forget`, or with another value, the task runs again.
+
+    One callable per task: doit inspects each check's signature on every run.
+    """
+
+    key = "_buildlib"
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __call__(self, task: Any, values: dict[str, object]) -> bool:
+        task.value_savers.append(lambda: {self.key: self.value})
+        return values.get(self.key) == self.value and self.check()
+
+    def check(self) -> bool:
+        raise NotImplementedError
 
 
-def _store_entry_present(route: Route, task: object, values: object) -> bool:
-    return route.verified_archive.exists()
+class _UnitFresh(_Saved):
+    """Nothing the unit's last cargo call depended on changed (freshness)."""
+
+    def __init__(self, unit: BuildUnit) -> None:
+        super().__init__(unit.fingerprint)
+        self.unit = unit
+
+    def check(self) -> bool:
+        return why_stale(self.unit.inputs, self.unit.fingerprint) is None
+
+
+class _EntryPresent(_Saved):
+    """The store entry was written by this store format, and its symlink resolves (the report's archive exists)."""
+
+    def __init__(self, route: Route) -> None:
+        super().__init__(STORE_FORMAT)
+        self.route = route
+
+    def check(self) -> bool:
+        return self.route.verified_archive.exists()
 
 
 class _LinkLine:
