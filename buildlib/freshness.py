@@ -123,6 +123,8 @@ def why_stale(path: Path, unit: str, environ: Mapping[str, str] = os.environ) ->
     try:
         data = json.loads(path.read_text())
         recorded = Inputs(**data)
+        if not (isinstance(recorded.files, dict) and isinstance(recorded.env, dict)):
+            raise TypeError("files and env must be tables")
     except FileNotFoundError:
         return "never built"
     except (OSError, ValueError, TypeError):
@@ -134,7 +136,7 @@ def why_stale(path: Path, unit: str, environ: Mapping[str, str] = os.environ) ->
     for name, value in recorded.files.items():
         if value == CHANGED_DURING_BUILD:
             return f"{name} changed while cargo was building"
-        if stamp(name, tree=value.startswith(_TREE)) != value:
+        if stamp(name, tree=str(value).startswith(_TREE)) != value:
             return f"{name} changed"
     current = tracked_environment(environ, recorded.env)
     if current != recorded.env:

@@ -13,6 +13,16 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Rows of the freshness oracle's table (test_oracle.py), printed at the end of the run.
+ORACLE_ROWS = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    rows = config.stash.get(ORACLE_ROWS, [])
+    if rows:
+        terminalreporter.write_sep("-", "freshness oracle: cargo asked after each change")
+        for row in rows:
+            terminalreporter.write_line(row)
 
 
 def require(tool: str) -> str:

@@ -122,8 +122,9 @@ def test_a_source_modified_while_cargo_ran_is_stale_next_time(tmp_path: Path) ->
 
 def test_no_document_or_an_unreadable_one_is_stale(tmp_path: Path) -> None:
     assert why_stale(tmp_path / "missing.json", "u", {}) == "never built"
-    (tmp_path / "bad.json").write_text("{")
-    assert why_stale(tmp_path / "bad.json", "u", {}) == f"{tmp_path / 'bad.json'} is unreadable"
+    for text in ("{", "[]", '{"format": 1, "unit": "u", "files": [], "env": {}}'):
+        (tmp_path / "bad.json").write_text(text)
+        assert why_stale(tmp_path / "bad.json", "u", {}) == f"{tmp_path / 'bad.json'} is unreadable"
 
 
 def test_tracked_environment_follows_cargos_documented_variables() -> None:

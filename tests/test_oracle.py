@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from buildlib.build import cargo_environment
 from buildlib.config import load_config
 from buildlib.project import plan_project
 
-from .conftest import Project, copy_project, copy_real_project, executed
+from .conftest import ORACLE_ROWS, Project, copy_project, copy_real_project, executed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,7 +47,17 @@ class Outcome:
     wasted: tuple[str, ...]
 
 
-OUTCOMES: list[Outcome] = []
+def _record(config: pytest.Config, outcome: Outcome) -> None:
+    """Add a row to the table printed at the end of the run (conftest's terminal summary)."""
+    rows = config.stash.setdefault(ORACLE_ROWS, [])
+    if not rows:
+        rows += [
+            "| workspace | change | build tasks run | stale units | wasted build tasks |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+    wasted = f"{len(outcome.wasted)} ({', '.join(outcome.wasted)})" if outcome.wasted else "0"
+    stale = f"{len(outcome.stale)} ({', '.join(outcome.stale)})" if outcome.stale else "0"
+    rows.append(f"| {outcome.workspace} | {outcome.step} | {len(outcome.built)} | {stale} | {wasted} |")
 
 
 def cargo_oracle(project: Project) -> tuple[list[str], dict[str, int]]:
@@ -245,21 +255,6 @@ def real_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return _cold(copy_real_project(tmp_path_factory.mktemp("registry")))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def oracle_table(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Print the table of every step's outcome after the module's tests."""
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not OUTCOMES:
-        return
-    reporter.write_line("")
-    reporter.write_line("| workspace | change | build tasks run | stale units | wasted build tasks |")
-    reporter.write_line("| --- | --- | --- | --- | --- |")
-    for o in OUTCOMES:
-        wasted = f"{len(o.wasted)} ({', '.join(o.wasted)})" if o.wasted else "0"
-        reporter.write_line(f"| {o.workspace} | {o.step} | {len(o.built)} | {len(o.stale)} | {wasted} |")
-
-
 def _status(project: Project) -> dict[str, str | None]:
     """``buildlib status --json``: why the next `doit link` builds each crate again (None: it does not)."""
     result = project.python("-m", "buildlib", "status", "--json")
@@ -267,7 +262,7 @@ def _status(project: Project) -> dict[str, str | None]:
     return {row["crate"]: row["rebuild"] for row in json.loads(result.stdout)}
 
 
-def _check_step(workspace: str, step: Step, project: Project) -> None:
+def _check_step(workspace: str, step: Step, project: Project, config: pytest.Config) -> None:
     step.change(project)
     predicted = _status(project)
     result = project.doit("link")
@@ -283,7 +278,7 @@ def _check_step(workspace: str, step: Step, project: Project) -> None:
 
     stale, compiled = cargo_oracle(project)
     wasted = tuple(name for name in built if compiled.get(name.removeprefix("build:")) == 0)
-    OUTCOMES.append(Outcome(workspace=workspace, step=step.id, built=built, stale=tuple(stale), wasted=wasted))
+    _record(config, Outcome(workspace=workspace, step=step.id, built=built, stale=tuple(stale), wasted=wasted))
     assert stale == [], f"{step.id}: cargo still had units to build: {stale}"
     if step.builds is not None:
         assert bool(built) == step.builds, f"{step.id}: build tasks run: {built}"
@@ -291,10 +286,14 @@ def _check_step(workspace: str, step: Step, project: Project) -> None:
 
 
 @pytest.mark.parametrize("step", FIXTURE_STEPS, ids=[s.id for s in FIXTURE_STEPS])
-def test_fixture_workspace_cargo_finds_nothing_left_after(step: Step, fixtures_project: Project) -> None:
-    _check_step("fixtures", step, fixtures_project)
+def test_fixture_workspace_cargo_finds_nothing_left_after(
+    step: Step, fixtures_project: Project, pytestconfig: pytest.Config
+) -> None:
+    _check_step("fixtures", step, fixtures_project, pytestconfig)
 
 
 @pytest.mark.parametrize("step", REAL_STEPS, ids=[s.id for s in REAL_STEPS])
-def test_registry_workspace_cargo_finds_nothing_left_after(step: Step, real_project: Project) -> None:
-    _check_step("registry crates", step, real_project)
+def test_registry_workspace_cargo_finds_nothing_left_after(
+    step: Step, real_project: Project, pytestconfig: pytest.Config
+) -> None:
+    _check_step("registry crates", step, real_project, pytestconfig)
