@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--pattern", default="*", help="a glob the names must match, e.g. 'js_*' (default: *)")
 
     status = commands.add_parser(
-        "status", help="per crate: class, LTO requested and applied, size, exports, when verified"
+        "status", help="per crate: class, LTO requested and applied, size, exports, when verified, next build"
     )
     status.add_argument(
         "--project", type=Path, default=Path("pyproject.toml"), help="the pyproject.toml (default: ./pyproject.toml)"
