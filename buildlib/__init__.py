@@ -13,7 +13,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArchiveError, BuildError, BuildlibError, ConfigError, LinkError, WorkspaceError
+from .errors import (
+    ArchiveError,
+    BuildError,
+    BuildlibError,
+    ConfigError,
+    LinkError,
+    StoreError,
+    ToolchainError,
+    VerifyFailed,
+    WorkspaceError,
+)
 
 if TYPE_CHECKING:
     from .archive import Archive, read_archive
@@ -50,6 +60,9 @@ __all__ = [
     "LinkError",
     "Plan",
     "Project",
+    "StoreError",
+    "ToolchainError",
+    "VerifyFailed",
     "VerifyResult",
     "WorkspaceError",
     "load_project",

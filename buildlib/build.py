@@ -108,7 +108,6 @@ class CargoOutput:
 
     archives: dict[str, Path] = field(default_factory=dict)
     native_libs: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    diagnostics: list[tuple[str, str]] = field(default_factory=list)
     # crate name -> the -C lto value of its staticlib's rustc call (None: no -C lto)
     lto_passed: dict[str, str | None] = field(default_factory=dict)
     units: CargoUnits = field(default_factory=CargoUnits)
@@ -149,9 +148,7 @@ class CargoOutput:
             elif body.get("level") == "note" and "native artifacts" in text:
                 pass  # the preamble of the native-static-libs note
             elif body.get("rendered"):
-                diagnostic = (name, str(body["rendered"]))
-                self.diagnostics.append(diagnostic)
-                return diagnostic
+                return name, str(body["rendered"])
         return None
 
 

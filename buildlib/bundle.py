@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from ._toml import tomllib
 from .config import ClassConfig
 from .errors import BuildError
 from .workspace import Crate
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 
 def package_name(routing_class: ClassConfig) -> str:

@@ -9,16 +9,11 @@ the job count change no archive and are left out, so changing them rebuilds noth
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ._toml import tomllib
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 # "Environment variables Cargo reads" that change a build; RUSTC_BOOTSTRAP is read by rustc itself.
 TRACKED = (

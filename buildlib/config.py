@@ -8,18 +8,13 @@ off, thin, fat, got 'thn'``.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+from ._toml import tomllib
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 LtoMode = Literal["off", "thin", "fat"]
 Method = Literal["staticlib", "together", "bundle"]
@@ -72,7 +67,6 @@ class ProjectConfig:
     """Everything ``[tool.buildlib]`` says, with paths made absolute."""
 
     file: Path
-    root: Path
     workspace: Path
     out_dir: Path
     cargo: str
@@ -212,7 +206,6 @@ def parse_config(data: object, *, file: Path) -> ProjectConfig:
 
     return ProjectConfig(
         file=file,
-        root=root,
         workspace=(root / top.string("workspace")).resolve(),
         out_dir=(root / top.string("out-dir", "build")).resolve(),
         cargo=top.string("cargo", "cargo"),

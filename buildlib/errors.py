@@ -42,3 +42,15 @@ class ArchiveError(BuildlibError):
 
 class LinkError(BuildlibError):
     """The final link could not be set up or failed."""
+
+
+class ToolchainError(BuildlibError):
+    """cargo or rustc is missing, broken, or too old for what the configuration asks."""
+
+
+class StoreError(BuildlibError):
+    """A verified-store entry is missing or does not match its report."""
+
+
+class VerifyFailed(BuildlibError):
+    """An archive lacks linkable exports; the store keeps the previous entry."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import ProjectConfig, load_config
 from .guards import check_plan
 from .plan import Plan, make_plan
-from .toolchain import check_method_supported, load_toolchain
+from .toolchain import check_editions, check_method_supported, load_toolchain
 from .workspace import load_workspace
 
 
@@ -30,5 +30,6 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir, environ=environ)
     for routing_class in config.classes:
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
+    check_editions(toolchain, workspace.crates)
     plan = make_plan(config, workspace, toolchain, environ)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))

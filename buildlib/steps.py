@@ -17,17 +17,13 @@ from . import _fs
 from .archive import read_archive
 from .audit import audit_line, link_symbols
 from .build import BuildRecord, run_unit
-from .errors import BuildlibError, LinkError
+from .errors import LinkError, VerifyFailed
 from .exports import scan_crate, scan_files
 from .link import run_link
 from .plan import BuildUnit, Plan, Route
 from .status import project_status, status_table
 from .store import StoreEntry, load_entry, merge_shared, promote
 from .verify import format_failures, verify_archive
-
-
-class VerifyFailed(BuildlibError):
-    """An archive lacks linkable exports; the store keeps the previous entry."""
 
 
 def build_step(plan: Plan, unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:

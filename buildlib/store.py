@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _fs
-from .errors import BuildlibError
+from .errors import StoreError
 from .plan import Route
 
 if TYPE_CHECKING:
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 
 # Bumped when the layout or the report changes: entries written before are verified again.
 STORE_FORMAT = "3"
-
-
-class StoreError(BuildlibError):
-    """A verified-store entry is missing or does not match its report."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -12,22 +12,19 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from . import _fs
-from .errors import BuildlibError
+from .errors import ToolchainError
+from .workspace import Crate
 
 _CACHE_VERSION = 2
 _OVERRIDE_VARIABLES = ("RUSTUP_TOOLCHAIN", "RUSTC", "RUSTUP_HOME", "CARGO_HOME")
 _TOOLCHAIN_FILES = ("rust-toolchain", "rust-toolchain.toml")
-
-
-class ToolchainError(BuildlibError):
-    """cargo or rustc is missing, broken, or too old for what the configuration asks."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -143,6 +140,22 @@ METHOD_NEEDS = {
     "staticlib": ("--config on the command line", "cargo rustc --crate-type"),
     "together": ("--config on the command line",),
 }
+
+
+# The cargo release that first builds each edition.
+EDITION_NEEDS = {"2015": Version("1.0"), "2018": Version("1.31"), "2021": Version("1.56"), "2024": Version("1.85")}
+
+
+def check_editions(toolchain: Toolchain, crates: Iterable[Crate]) -> None:
+    """Raise ToolchainError, before any build, for a crate whose edition this cargo cannot build."""
+    for crate in crates:
+        needed = EDITION_NEEDS.get(crate.edition)
+        if needed is None or toolchain.cargo_version < needed:
+            raise ToolchainError(
+                f"{crate.manifest_dir / 'Cargo.toml'}: crate {crate.name!r} is edition {crate.edition}, "
+                f"which needs cargo {needed or 'newer than this'}; this cargo is {toolchain.cargo}",
+                hint="update Rust (rustup update), or point tool.buildlib.cargo at a newer cargo",
+            )
 
 
 def check_method_supported(toolchain: Toolchain, method: str, where: str) -> None:

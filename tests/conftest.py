@@ -1,16 +1,25 @@
-"""Shared test helpers: real objects from the system C compiler, real archives from ``ar``."""
+"""Shared test helpers: real objects from the system C compiler, real archives from ``ar``, project
+copies with logging cargo and cc, and builders of plans, records and archives."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from buildlib.build import BuildRecord
+from buildlib.config import parse_config
+from buildlib.plan import Plan, make_plan
+from buildlib.toolchain import Toolchain
+from buildlib.workspace import Crate, Workspace
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Rows of the freshness oracle's table (test_oracle.py), printed at the end of the run.
@@ -162,3 +171,121 @@ def copy_real_project(root: Path) -> Project:
     logging shims stay in ``root``, so the project can be moved."""
     shutil.copytree(REAL, root / "real", ignore=shutil.ignore_patterns("target", "build"))
     return _with_shims(root / "real", root, workspace_dir=".")
+
+
+# Shared builders of plans, records and archives for the unit tests.
+
+
+def header(name: bytes, size: int) -> bytes:
+    return (
+        name.ljust(16)
+        + b"0".ljust(12)
+        + b"0".ljust(6)
+        + b"0".ljust(6)
+        + b"644".ljust(8)
+        + str(size).encode().ljust(10)
+        + b"`\n"
+    )
+
+
+def gnu_archive(members: list[tuple[str, bytes]], symbols: dict[str, int], *, sym64: bool = False) -> bytes:
+    """A GNU archive with short names; ``symbols`` maps a name to a member position."""
+    word, code, name = (8, ">Q", b"/SYM64/") if sym64 else (4, ">I", b"/")
+    strings = b"".join(s.encode() + b"\0" for s in symbols)
+    index_size = word + word * len(symbols) + len(strings)
+    index_size += index_size & 1
+    offsets, position = [], 8 + 60 + index_size
+    for _, data in members:
+        offsets.append(position)
+        position += 60 + len(data) + (len(data) & 1)
+    index = (
+        struct.pack(code, len(symbols)) + b"".join(struct.pack(code, offsets[i]) for i in symbols.values()) + strings
+    )
+    index = index.ljust(index_size, b"\0")
+    body = b"".join(header(n.encode() + b"/", len(d)) + d + b"\n" * (len(d) & 1) for n, d in members)
+    return b"!<arch>\n" + header(name, len(index)) + index + body
+
+
+ELF_STUB = b"\x7fELF" + b"\0" * 12
+TOOLCHAIN = Toolchain(
+    cargo="1.95.0", rustc="1.95.0", host="x86_64-unknown-linux-gnu", llvm="22.1.2", commit="59807616e1d1"
+)
+
+
+def crate(
+    root: Path,
+    name: str,
+    *,
+    ext: bool = True,
+    deps: tuple[str, ...] = (),
+    only_staticlib: bool = False,
+    edition: str = "2021",
+) -> Crate:
+    return Crate(
+        name=name,
+        lib_name=name.replace("-", "_"),
+        manifest_dir=root / name,
+        src_path=root / name / "src" / "lib.rs",
+        edition=edition,
+        crate_types=("staticlib",) if only_staticlib else ("staticlib", "rlib") if ext else ("rlib",),
+        path_deps=deps,
+    )
+
+
+def workspace(root: Path) -> Workspace:
+    return Workspace(
+        root=root,
+        target_dir=root / "target",
+        crates=(
+            crate(root, "ext-a"),
+            crate(root, "ext-b"),
+            crate(root, "rt", ext=False),
+            crate(root, "ext-c", deps=("rt",)),
+            crate(root, "ext-d", deps=("rt",)),
+            crate(root, "ext-e"),
+        ),
+    )
+
+
+def config_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "workspace": "ws",
+        "classes": {
+            "routed": {"lto": "off", "method": "staticlib", "crates": ["ext-b", "ext-a"]},
+            "shared": {"lto": "thin", "method": "together", "crates": ["ext-c", "ext-d"], "codegen-units": 2},
+        },
+        "host": {"sources": ["main.c"], "program": "app"},
+        "default-class": "routed",
+    }
+    data.update(overrides)
+    return data
+
+
+def plan_for(tmp_path: Path, environ: dict[str, str] | None = None, **overrides: Any) -> Plan:
+    config = parse_config(config_data(**overrides), file=tmp_path / "pyproject.toml")
+    return make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, environ or {})
+
+
+def record(crate: str, **fields: Any) -> BuildRecord:
+    """A build record as a staticlib build of ``crate`` writes it; ``fields`` override."""
+    values: dict[str, Any] = {
+        "crate": crate,
+        "routing_class": "routed",
+        "method": "staticlib",
+        "lto": "off",
+        "lto_passed": "off",
+        "lto_observed": True,
+        "lto_applied": True,
+        "command": ("cargo",),
+        "env": {},
+        "cwd": "/t",
+        "toolchain": "cargo 1.95.0",
+        "artifact": "/t/x.a",
+        "native_static_libs": ("-lc", "-lm"),
+        "sources": (),
+        "units_fresh": 0,
+        "units_compiled": 1,
+        "built_at": "now",
+        "seconds": 1.0,
+    }
+    return BuildRecord(**{**values, **fields})

@@ -8,40 +8,7 @@ import pytest
 from buildlib.archive import parse_archive, read_archive
 from buildlib.errors import ArchiveError
 
-from .conftest import compile_c, make_ar, require
-
-
-def header(name: bytes, size: int) -> bytes:
-    return (
-        name.ljust(16)
-        + b"0".ljust(12)
-        + b"0".ljust(6)
-        + b"0".ljust(6)
-        + b"644".ljust(8)
-        + str(size).encode().ljust(10)
-        + b"`\n"
-    )
-
-
-def gnu_archive(members: list[tuple[str, bytes]], symbols: dict[str, int], *, sym64: bool = False) -> bytes:
-    """A GNU archive with short names; ``symbols`` maps a name to a member position."""
-    word, code, name = (8, ">Q", b"/SYM64/") if sym64 else (4, ">I", b"/")
-    strings = b"".join(s.encode() + b"\0" for s in symbols)
-    index_size = word + word * len(symbols) + len(strings)
-    index_size += index_size & 1
-    offsets, position = [], 8 + 60 + index_size
-    for _, data in members:
-        offsets.append(position)
-        position += 60 + len(data) + (len(data) & 1)
-    index = (
-        struct.pack(code, len(symbols)) + b"".join(struct.pack(code, offsets[i]) for i in symbols.values()) + strings
-    )
-    index = index.ljust(index_size, b"\0")
-    body = b"".join(header(n.encode() + b"/", len(d)) + d + b"\n" * (len(d) & 1) for n, d in members)
-    return b"!<arch>\n" + header(name, len(index)) + index + body
-
-
-ELF_STUB = b"\x7fELF" + b"\0" * 12
+from .conftest import ELF_STUB, compile_c, gnu_archive, header, make_ar, require
 
 
 def test_gnu_archive_from_ar_has_members_and_index(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ from buildlib.archive import parse_archive
 from buildlib.errors import ArchiveError
 from buildlib.verify import verify_archive
 
-from .conftest import compile_c, make_ar
-from .test_archive import ELF_STUB, gnu_archive
+from .conftest import ELF_STUB, compile_c, gnu_archive, make_ar
 
 # Each case, parse plus verify, must finish well within this (issue 7 asks 2 s).
 BOUND = timedelta(seconds=2)

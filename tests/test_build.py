@@ -8,8 +8,7 @@ import pytest
 from buildlib.build import BuildRecord, CargoOutput, install_archives, lto_applied, parse_lto_flag
 from buildlib.errors import BuildError
 
-from .test_plan import plan_for
-from .test_store import record
+from .conftest import plan_for, record
 
 
 def message(reason: str, target: str, **fields: object) -> str:

@@ -10,7 +10,7 @@ from buildlib.errors import ConfigError
 from buildlib.guards import check_plan, effective_lto
 from buildlib.plan import make_plan
 
-from .test_plan import TOOLCHAIN, crate, workspace
+from .conftest import TOOLCHAIN, crate, workspace
 
 
 def plan_with(tmp_path: Path, classes: dict[str, Any]):  # type: ignore[no-untyped-def]

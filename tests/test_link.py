@@ -11,8 +11,7 @@ from buildlib.link import link_command, merge_native_libs, planned_link_line, ru
 from buildlib.plan import make_plan
 from buildlib.store import StoreEntry
 
-from .conftest import compile_c, make_ar
-from .test_plan import TOOLCHAIN, config_data, plan_for, workspace
+from .conftest import TOOLCHAIN, compile_c, config_data, make_ar, plan_for, workspace
 
 
 def entry(crate: str, archive: Path, *exports: str) -> StoreEntry:

@@ -107,7 +107,10 @@ def _edit_crate(crate: str) -> Callable[[Project], None]:
 
 
 def _readme(crate: str) -> Callable[[Project], None]:
-    return lambda p: (p.workspace / crate / "README.md").write_text("# not compiled\n")
+    def change(project: Project) -> None:
+        (project.workspace / crate / "README.md").write_text("# not compiled\n")
+
+    return change
 
 
 def _tests_file(crate: str) -> Callable[[Project], None]:

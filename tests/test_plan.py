@@ -2,67 +2,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from buildlib.config import parse_config, tomllib
+from buildlib._toml import tomllib
+from buildlib.config import parse_config
 from buildlib.errors import ConfigError
 from buildlib.plan import make_plan, profile_name
-from buildlib.toolchain import Toolchain
-from buildlib.workspace import Crate, Workspace
 
-TOOLCHAIN = Toolchain(
-    cargo="1.95.0", rustc="1.95.0", host="x86_64-unknown-linux-gnu", llvm="22.1.2", commit="59807616e1d1"
-)
-
-
-def crate(
-    root: Path, name: str, *, ext: bool = True, deps: tuple[str, ...] = (), only_staticlib: bool = False
-) -> Crate:
-    return Crate(
-        name=name,
-        lib_name=name.replace("-", "_"),
-        manifest_dir=root / name,
-        src_path=root / name / "src" / "lib.rs",
-        edition="2021",
-        crate_types=("staticlib",) if only_staticlib else ("staticlib", "rlib") if ext else ("rlib",),
-        path_deps=deps,
-    )
-
-
-def workspace(root: Path) -> Workspace:
-    return Workspace(
-        root=root,
-        target_dir=root / "target",
-        crates=(
-            crate(root, "ext-a"),
-            crate(root, "ext-b"),
-            crate(root, "rt", ext=False),
-            crate(root, "ext-c", deps=("rt",)),
-            crate(root, "ext-d", deps=("rt",)),
-            crate(root, "ext-e"),
-        ),
-    )
-
-
-def config_data(**overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "workspace": "ws",
-        "classes": {
-            "routed": {"lto": "off", "method": "staticlib", "crates": ["ext-b", "ext-a"]},
-            "shared": {"lto": "thin", "method": "together", "crates": ["ext-c", "ext-d"], "codegen-units": 2},
-        },
-        "host": {"sources": ["main.c"], "program": "app"},
-        "default-class": "routed",
-    }
-    data.update(overrides)
-    return data
-
-
-def plan_for(tmp_path: Path, environ: dict[str, str] | None = None, **overrides: Any):  # type: ignore[no-untyped-def]
-    config = parse_config(config_data(**overrides), file=tmp_path / "pyproject.toml")
-    return make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, environ or {})
+from .conftest import TOOLCHAIN, config_data, plan_for, workspace
 
 
 def test_routes_follow_class_order_then_list_order_then_default_members(tmp_path: Path) -> None:

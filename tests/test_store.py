@@ -3,45 +3,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from buildlib.archive import read_archive
 from buildlib.audit import link_symbols
-from buildlib.build import BuildRecord
+from buildlib.errors import StoreError
 from buildlib.exports import ExportScan
 from buildlib.plan import Route
-from buildlib.store import StoreEntry, StoreError, load_entry, promote
+from buildlib.store import StoreEntry, load_entry, promote
 from buildlib.verify import verify_archive
 
-from .conftest import compile_c, make_ar
-from .test_plan import plan_for
-
-
-def record(crate: str, **fields: Any) -> BuildRecord:
-    """A build record as a staticlib build of ``crate`` writes it; ``fields`` override."""
-    values: dict[str, Any] = {
-        "crate": crate,
-        "routing_class": "routed",
-        "method": "staticlib",
-        "lto": "off",
-        "lto_passed": "off",
-        "lto_observed": True,
-        "lto_applied": True,
-        "command": ("cargo",),
-        "env": {},
-        "cwd": "/t",
-        "toolchain": "cargo 1.95.0",
-        "artifact": "/t/x.a",
-        "native_static_libs": ("-lc", "-lm"),
-        "sources": (),
-        "units_fresh": 0,
-        "units_compiled": 1,
-        "built_at": "now",
-        "seconds": 1.0,
-    }
-    return BuildRecord(**{**values, **fields})
+from .conftest import compile_c, make_ar, plan_for, record
 
 
 def promote_version(route: Route, tmp_path: Path, version: int = 1) -> StoreEntry:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from buildlib import ConfigError, Project
-from buildlib.config import tomllib
+from buildlib._toml import tomllib
 
 from .conftest import PROJECT
 

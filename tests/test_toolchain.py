@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from buildlib.toolchain import Toolchain, ToolchainError, check_method_supported, load_toolchain, parse_version_output
+from buildlib.errors import ToolchainError
+from buildlib.toolchain import Toolchain, check_editions, check_method_supported, load_toolchain, parse_version_output
 
-from .conftest import cargo_calls, cargo_shim, require
+from .conftest import cargo_calls, cargo_shim, crate, require
 
 RUSTC_VV = """rustc 1.95.0 (59807616e 2026-04-14)
 binary: rustc
@@ -45,6 +46,20 @@ def test_too_old_cargo_for_a_method_names_both_versions(cargo: str, method: str,
     with pytest.raises(ToolchainError, match=message):
         check_method_supported(toolchain, method, "tool.buildlib.classes.x.method")
     check_method_supported(Toolchain(cargo="1.64.0", rustc="1.64.0", host="h", llvm="14", commit="c"), method, "k")
+
+
+def test_a_cargo_too_old_for_a_crates_edition_is_one_line_before_building(tmp_path: Path) -> None:
+    """A distribution cargo 1.65 builds edition 2021 crates but not edition 2024 ones."""
+    old = Toolchain(cargo="1.65.0", rustc="1.65.0", host="h", llvm="15", commit="c")
+    current = crate(tmp_path, "ext-a", edition="2021")
+    newer = crate(tmp_path, "ext-b", edition="2024")
+    check_editions(old, [current])
+    with pytest.raises(
+        ToolchainError,
+        match=r"ext-b/Cargo.toml: crate 'ext-b' is edition 2024, which needs cargo 1.85; this cargo is 1.65.0",
+    ):
+        check_editions(old, [current, newer])
+    check_editions(Toolchain(cargo="1.95.0", rustc="1.95.0", host="h", llvm="22", commit="c"), [current, newer])
 
 
 def test_real_toolchain_is_read_once_then_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

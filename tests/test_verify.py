@@ -95,7 +95,7 @@ def test_failure_message_names_crate_symbols_and_reasons(tmp_path: Path, objects
 def test_result_as_json_follows_the_contract(tmp_path: Path, objects: Path) -> None:
     result = verify_archive(read_archive(make_ar(tmp_path / "lib.a", objects)), ["js_ok"])
     data = result.to_dict()
-    assert data["archive"].endswith("lib.a") and data["format"] == "elf" and data["ok"] is True
+    assert str(data["archive"]).endswith("lib.a") and data["format"] == "elf" and data["ok"] is True
     assert data["symbols"] == [
         {"name": "js_ok", "status": "ok", "member": "obj.o", "reason": "defined, global and indexed", "hint": ""}
     ]
