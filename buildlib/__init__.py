@@ -28,8 +28,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .archive import Archive, read_archive
     from .plan import Plan
-    from .project import load_project
-    from .tasks import Project
+    from .project import Project, load_plan
     from .verify import VerifyResult, verify_archive
 
 # Imported on first use: a dodo file whose tasks are all up to date needs only Project, and a
@@ -38,8 +37,8 @@ _LAZY = {
     "Archive": "archive",
     "read_archive": "archive",
     "Plan": "plan",
-    "load_project": "project",
-    "Project": "tasks",
+    "load_plan": "project",
+    "Project": "project",
     "VerifyResult": "verify",
     "verify_archive": "verify",
 }
@@ -65,7 +64,7 @@ __all__ = [
     "VerifyFailed",
     "VerifyResult",
     "WorkspaceError",
-    "load_project",
+    "load_plan",
     "read_archive",
     "verify_archive",
 ]

@@ -98,7 +98,8 @@ class BuildRecord:
             return cls(**data)
         except (OSError, ValueError, TypeError, KeyError) as e:
             raise BuildError(
-                f"{path}: unreadable build record ({e})", hint="rebuild the crate: doit forget build && doit link"
+                f"{path}: unreadable build record ({e})",
+                hint="run the build again: a build record that changed makes its crate build again",
             ) from e
 
 
@@ -164,7 +165,7 @@ def cargo_environment(overrides: Mapping[str, str | None], environ: Mapping[str,
 
 
 def run_unit(
-    unit: BuildUnit, *, target_dir: Path, workspace_files: Sequence[Path], out: TextIO = sys.stderr
+    unit: BuildUnit, *, label: str, target_dir: Path, workspace_files: Sequence[Path], out: TextIO = sys.stderr
 ) -> list[BuildRecord]:
     """Run ``unit``'s cargo call, then install each archive, its build record, and the unit's inputs.
 
@@ -172,7 +173,8 @@ def run_unit(
     shown under the crate's name. Nothing is installed unless cargo succeeded
     and reported every archive, so the previous archives stay as they were. The
     inputs document (freshness) is written last: until it is, the unit is stale.
-    ``target_dir`` is cargo's, ``workspace_files`` the workspace manifest and lockfile.
+    ``label`` starts every message (the task's name), ``target_dir`` is cargo's,
+    ``workspace_files`` the workspace manifest and lockfile.
 
     Raises BuildError when cargo cannot start, fails, or omits an archive.
     """
@@ -194,7 +196,7 @@ def run_unit(
         )
     except FileNotFoundError as e:
         raise BuildError(
-            f"build:{unit.name}: {unit.command[0]}: not found",
+            f"{label}: {unit.command[0]}: not found",
             hint="install Rust (rustup.rs) or set tool.buildlib.cargo",
         ) from e
     assert process.stdout is not None and process.stderr is not None
@@ -214,23 +216,29 @@ def run_unit(
     forwarder = threading.Thread(target=pass_stderr, daemon=True)
     forwarder.start()
     with process:
-        for line in process.stdout:
-            diagnostic = output.feed(line)
-            if diagnostic is not None:
-                target, text = diagnostic
-                if target not in shown:
-                    shown.add(target)
-                    out.write(f"--- {crate_names.get(target, target)} ---\n")
-                out.write(text)
-                out.flush()
-        forwarder.join()
+        try:
+            for line in process.stdout:
+                diagnostic = output.feed(line)
+                if diagnostic is not None:
+                    target, text = diagnostic
+                    if target not in shown:
+                        shown.add(target)
+                        out.write(f"--- {crate_names.get(target, target)} ---\n")
+                    out.write(text)
+                    out.flush()
+            forwarder.join()
+        except BaseException:
+            # Ctrl-C (or anything else) while cargo runs: stop it rather than leave it running
+            # alone; nothing was installed yet, so the previous archives stay whole.
+            _stop(process)
+            raise
     seconds = time.monotonic() - started
     if process.returncode != 0:
         raise BuildError(
-            f"build:{unit.name}: cargo failed with exit code {process.returncode}; the previous archives are kept",
+            f"{label}: cargo failed with exit code {process.returncode}; the previous archives are kept",
             hint="fix the error above and run again; command: " + " ".join(unit.command),
         )
-    records = install_archives(unit, output, seconds, previous=_previous_records(unit))
+    records = install_archives(unit, output, seconds, label=label, previous=_previous_records(unit))
     inputs = collect_inputs(
         unit=unit.fingerprint,
         cwd=unit.cwd,
@@ -243,6 +251,15 @@ def run_unit(
     )
     write_inputs(unit.inputs, inputs)
     return records
+
+
+def _stop(process: subprocess.Popen[str], grace: float = 5.0) -> None:
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _previous_records(unit: BuildUnit) -> dict[str, BuildRecord]:
@@ -261,23 +278,29 @@ def lto_applied(requested: str, passed: str | None) -> bool:
 
 
 def install_archives(
-    unit: BuildUnit, output: CargoOutput, seconds: float, *, previous: dict[str, BuildRecord] | None = None
+    unit: BuildUnit,
+    output: CargoOutput,
+    seconds: float,
+    *,
+    label: str | None = None,
+    previous: dict[str, BuildRecord] | None = None,
 ) -> list[BuildRecord]:
     """Copy each reported archive into place and write its record; all or nothing is checked first.
 
     When cargo reused a fresh build it prints no rustc command, so the -C lto of
     the previous record of the same command and toolchain is carried over.
     """
+    label = label or unit.name
     missing = [r.crate.name for r in unit.routes if unit.artifact_name(r) not in output.archives]
     if missing:
         raise BuildError(
-            f"build:{unit.name}: cargo reported no staticlib for {', '.join(missing)}",
+            f"{label}: cargo reported no staticlib for {', '.join(missing)}",
             hint='check [lib] crate-type includes "staticlib"',
         )
     silent = [r.crate.name for r in unit.routes if unit.artifact_name(r) not in output.native_libs]
     if silent:
         raise BuildError(
-            f"build:{unit.name}: rustc reported no native-static-libs for {', '.join(silent)}; "
+            f"{label}: rustc reported no native-static-libs for {', '.join(silent)}; "
             "the link would miss the system libraries the archive needs",
             hint="something replaced the rustc flags buildlib passes (a RUSTC_WRAPPER or rustc that drops "
             "--print=native-static-libs?); command: " + " ".join(unit.command),

@@ -2,13 +2,15 @@
 
 ``verify`` exits 0 when every expected export can satisfy the link, 1 when
 some cannot, 2 when the input could not be read. Other commands exit 0, or 2
-with one ``error:`` line for a project that cannot be loaded.
+with one ``error:`` line for a project that cannot be loaded. Every command
+exits 130 on Ctrl-C and 141, silently, when its output pipe is closed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -16,17 +18,19 @@ from pathlib import Path
 
 from ._table import format_table
 from .archive import read_archive
-from .errors import ArchiveError, BuildlibError
+from .errors import ArchiveError, user_message
 from .exports import read_exports_file, scan_crate
 from .link import planned_link_line
 from .probe import native_libs_beside, probe_link
-from .project import load_project
+from .project import load_plan
 from .status import project_status, status_table
 from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, snapshot_exports, verify_archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_UNREADABLE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a closed pipe
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,12 +81,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = {"verify": _verify, "status": _status, "exports": _snapshot, "link-line": _link_line}[args.command]
     try:
-        handler = {"verify": _verify, "status": _status, "exports": _snapshot, "link-line": _link_line}[args.command]
-        return handler(args)
-    except BuildlibError as e:
-        print(f"error: {e.describe()}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`buildlib status | head -1`): nothing to say, and no second
+        # error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except (Exception, KeyboardInterrupt) as e:
+        message = user_message(e)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else EXIT_UNREADABLE
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -126,7 +140,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _link_line(args: argparse.Namespace) -> int:
-    command = planned_link_line(load_project(args.project))
+    command = planned_link_line(load_plan(args.project))
     print(json.dumps(command) if args.json else shlex.join(command))
     return EXIT_OK
 
@@ -139,7 +153,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    rows = project_status(load_project(args.project))
+    rows = project_status(load_plan(args.project))
     if args.json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))
     else:

@@ -1,4 +1,6 @@
-"""The library's exceptions: one root, subclasses that carry where and how to fix."""
+"""The library's exceptions: one root, subclasses that carry where and how to fix, and the one
+place where an error meets the user (``user_message``), used by the command line, the dodo
+loader and every task action alike."""
 
 from __future__ import annotations
 
@@ -17,6 +19,25 @@ class BuildlibError(Exception):
     def describe(self) -> str:
         """The message and, on a line of its own, the hint: what a user is shown."""
         return f"{self}\nhint: {self.hint}" if self.hint else str(self)
+
+
+def user_message(error: BaseException) -> str | None:
+    """What a user is shown for ``error``: a line naming the file, key or symbol, and a hint line.
+
+    Our own errors, the operating system's (a full disk, a permission, a missing file) and
+    Ctrl-C are expected and get one line each; anything else is a bug (None), whose traceback
+    is the right report.
+    """
+    if isinstance(error, BuildlibError):
+        return error.describe()
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted; every step that finished is kept\nhint: run the same command again to go on"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text: {error.reason} at byte {error.start}\nhint: save the file as UTF-8"
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    return None
 
 
 class ConfigError(BuildlibError):

@@ -188,8 +188,13 @@ def read_exports_file(path: Path) -> list[str]:
     Raises BuildlibError when the file cannot be read.
     """
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise BuildlibError(f"{path}: cannot read exports file: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise BuildlibError(
+            f"{path}: exports file is not UTF-8 text ({e.reason} at byte {e.start})",
+            hint="an exports file lists C names, one a line: buildlib exports snapshot ARCHIVE writes one",
+        ) from e
     names = (line.split("#", 1)[0].strip() for line in lines)
     return [name for name in names if name]

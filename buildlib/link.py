@@ -79,7 +79,7 @@ def planned_link_line(plan: Plan) -> list[str]:
     return link_command(plan, archives, merge_native_libs(libs), plan.program)
 
 
-def run_link(plan: Plan, entries: list[StoreEntry]) -> Path:
+def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> Path:
     """Link the program to a temporary name and rename it into place.
 
     A failed link leaves the previous program untouched. Raises LinkError naming
@@ -113,7 +113,10 @@ def run_link(plan: Plan, entries: list[StoreEntry]) -> Path:
         ]
         raise LinkError(
             "\n".join(
-                [f"link: {command[0]} failed with exit code {result.returncode}; {program} was not changed", *missing]
+                [
+                    f"{label}: {command[0]} failed with exit code {result.returncode}; {program} was not changed",
+                    *missing,
+                ]
             ),
             hint=f"the full command and output are in {log}",
         )

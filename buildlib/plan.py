@@ -305,7 +305,7 @@ def _check_unique_unit_names(config: ProjectConfig, units: list[BuildUnit]) -> N
             raise ConfigError(
                 str(config.file),
                 unit.routing_class.key,
-                f"build task name 'build:{unit.name}' is taken by both a class and a crate",
+                f"build unit name {unit.name!r} is taken by both a class and a crate",
                 hint="rename the class",
             )
         seen[unit.name] = unit

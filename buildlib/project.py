@@ -1,31 +1,48 @@
-"""Loading a whole project: configuration, the workspace cargo describes, the toolchain, the plan."""
+"""A buildlib project: its ``[tool.buildlib]`` table planned against the workspace cargo describes
+and the toolchain, and offered to a dodo file as doit tasks (``Project``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
-from .config import ProjectConfig, load_config
+from . import tasks
+from ._lock import hold_lock, set_aside_corrupt_database
+from .config import ProjectConfig, load_config, parse_config
+from .errors import ConfigError, user_message
 from .guards import check_plan
+from .names import TaskNames
 from .plan import Plan, make_plan
 from .toolchain import check_editions, check_method_supported, load_toolchain
 from .workspace import load_workspace
 
+# doit commands that only read: they neither wait for the project lock nor take it.
+_READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
+_held_locks: dict[Path, IO[str]] = {}
 
-def load_project(pyproject: Path | str) -> Plan:
-    """Read ``[tool.buildlib]`` from ``pyproject`` and plan its build.
+
+def load_plan(
+    source: Path | str | Mapping[str, object],
+    *,
+    root: Path | str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Plan:
+    """The plan of a ``pyproject.toml``, or of a ``[tool.buildlib]`` table given as a dict (its
+    relative paths taken from ``root``, default the current directory).
 
     ``cargo metadata`` and the toolchain's ``-vV`` run only when something they
     depend on changed since the last call. Raises ConfigError, WorkspaceError
     or ToolchainError (all BuildlibError) for a plan that cannot work.
     """
-    return plan_project(load_config(pyproject))
+    return plan_project(_config(source, root), environ)
 
 
 def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ) -> Plan:
-    """Plan the build ``config`` describes in the environment cargo will inherit (see ``load_project``)."""
+    """Plan the build ``config`` describes in the environment cargo will inherit (see ``load_plan``)."""
     workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo, environ=environ)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir, environ=environ)
     for routing_class in config.classes:
@@ -33,3 +50,100 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     check_editions(toolchain, workspace.crates)
     plan = make_plan(config, workspace, toolchain, environ)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
+
+
+def _config(source: Path | str | Mapping[str, object], root: Path | str | None) -> ProjectConfig:
+    if isinstance(source, Mapping):
+        return parse_config(dict(source), file=Path(root or Path.cwd()).resolve() / "<[tool.buildlib] dict>")
+    return load_config(source)
+
+
+class Project:
+    """A buildlib project as doit tasks: put one in a dodo file's globals and doit collects its tasks.
+
+    ::
+
+        PROJECT = buildlib.Project.for_dodo("pyproject.toml")              # build, verify, link, exec
+        RT = buildlib.Project.for_dodo("rt/pyproject.toml", prefix="rt")   # rt.build, rt.verify, rt.link, rt.exec
+
+    An outer pipeline's own tasks depend on ``RT.program`` or ``RT.verified_archive(crate)``
+    (as ``file_dep``), or on ``RT.task("link")`` (as ``task_dep``).
+    """
+
+    def __init__(self, plan: Plan, *, prefix: str = "") -> None:
+        self.plan = plan
+        self.names = TaskNames(prefix)
+
+    @classmethod
+    def load(
+        cls, source: Path | str | Mapping[str, object], *, root: Path | str | None = None, prefix: str = ""
+    ) -> Project:
+        """A project from a ``pyproject.toml`` path or a ``[tool.buildlib]`` dict (see ``load_plan``).
+
+        Raises BuildlibError (ConfigError, WorkspaceError, ToolchainError) when it cannot be planned.
+        """
+        return cls(load_plan(source, root=root), prefix=prefix)
+
+    @classmethod
+    def for_dodo(
+        cls,
+        source: Path | str | Mapping[str, object],
+        *,
+        root: Path | str | None = None,
+        prefix: str = "",
+        argv: Sequence[str] | None = None,
+    ) -> Project:
+        """``load`` for a dodo file: it takes the project lock first (waiting for another run,
+        unless the doit command in ``argv``, default ``sys.argv``, only reads) and sets aside a
+        corrupt doit database. A mistake, a system error or Ctrl-C prints one ``error:`` line
+        and exits (2; 130 for Ctrl-C).
+        """
+        command = list(sys.argv if argv is None else argv)[1:2]
+        try:
+            config = _config(source, root)
+            if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
+                _held_locks[config.out_dir] = hold_lock(config.out_dir / ".buildlib" / "lock", out=sys.stderr)
+                set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
+            return cls(plan_project(config), prefix=prefix)
+        except (Exception, KeyboardInterrupt) as e:
+            message = user_message(e)
+            if message is None:
+                raise
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(130 if isinstance(e, KeyboardInterrupt) else 2) from None
+
+    def create_doit_tasks(self) -> Iterator[tasks.TaskDict]:
+        yield from tasks.project_tasks(self.plan, self.names)
+
+    def task(self, base: str) -> str:
+        """The full name of one of this project's tasks: ``task("link")``, ``task("verify:ext-zlib")``."""
+        return self.names(base)
+
+    @property
+    def program(self) -> Path:
+        """The linked program (the link task's target)."""
+        return self.plan.program
+
+    @property
+    def crates(self) -> list[str]:
+        """The ext crates, in link order."""
+        return [route.crate.name for route in self.plan.routes]
+
+    def verified_archive(self, crate: str) -> Path:
+        """The stable path of ``crate``'s verified archive (a target of its verify task).
+
+        Raises ConfigError for a crate that is not an ext crate of the project.
+        """
+        try:
+            return self.plan.route(crate).verified_archive
+        except KeyError:
+            known = ", ".join(route.crate.name for route in self.plan.routes)
+            raise ConfigError(
+                str(self.plan.config.file), "crate", f"no ext crate {crate!r}", hint=f"ext crates: {known}"
+            ) from None
+
+    def doit_config(self) -> dict[str, object]:
+        """DOIT_CONFIG for a dodo file whose main project this is (see ``tasks.doit_config``)."""
+        config = tasks.doit_config(self.plan)
+        config["default_tasks"] = [self.names.link]
+        return config

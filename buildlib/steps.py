@@ -20,22 +20,27 @@ from .build import BuildRecord, run_unit
 from .errors import LinkError, VerifyFailed
 from .exports import scan_crate, scan_files
 from .link import run_link
+from .names import TaskNames
 from .plan import BuildUnit, Plan, Route
 from .status import project_status, status_table
 from .store import StoreEntry, load_entry, merge_shared, promote
 from .verify import format_failures, verify_archive
 
 
-def build_step(plan: Plan, unit: BuildUnit, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
+def build_step(plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
     for warning in plan.warnings:
         if warning.startswith(unit.routing_class.key + "."):
             out.write(f"warning: {warning}\n")
-    root = plan.workspace.root
+    root, label = plan.workspace.root, names.build(unit.name)
     records = run_unit(
-        unit, target_dir=plan.workspace.target_dir, workspace_files=[root / "Cargo.toml", root / "Cargo.lock"], out=out
+        unit,
+        label=label,
+        target_dir=plan.workspace.target_dir,
+        workspace_files=[root / "Cargo.toml", root / "Cargo.lock"],
+        out=out,
     )
     for record in records:
-        out.write(f"build:{unit.name}: {record.crate} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
+        out.write(f"{label}: {record.crate} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
     return records
 
 
@@ -58,7 +63,7 @@ def crate_sources(record: BuildRecord, route: Route) -> list[Path]:
     return sorted(path for path in map(Path, record.sources) if path.suffix == ".rs" and path.is_relative_to(root))
 
 
-def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
+def verify_step(route: Route, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:
     """Verify the freshly built archive of ``route`` and promote it into the store.
 
     Raises VerifyFailed naming each export that cannot link and why; the
@@ -71,30 +76,34 @@ def verify_step(route: Route, *, out: TextIO = sys.stderr) -> StoreEntry:
     result = verify_archive(archive, scan.names)
     if not result.ok:
         raise VerifyFailed(
-            format_failures(route.crate.name, result),
+            format_failures(names.verify(route.crate.name), result),
             hint="the previous verified archive, if any, is kept; the link will not run",
         )
     entry = promote(route, record, result, scan, link_symbols(archive))
-    out.write(f"verify:{route.crate.name}: {len(result.symbols)} exports ok in {time.monotonic() - started:.2f}s\n")
+    label = names.verify(route.crate.name)
+    out.write(f"{label}: {len(result.symbols)} exports ok in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:
-        out.write(f"verify:{route.crate.name}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")
+        out.write(f"{label}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")
     return entry
 
 
-def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
+def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None:
     """Link the host program from the store entry of every route, in plan order.
 
     Refuses when a crate's current build is not the verified one, or when the
     duplicate-definition audit finds a real conflict. Raises BuildlibError.
     """
-    entries = [load_entry(route) for route in plan.routes]
+    entries = [
+        load_entry(route, hint=f"verify it again: {names.again(names.verify(route.crate.name))}")
+        for route in plan.routes
+    ]
     for route, entry in zip(plan.routes, entries, strict=True):
         current = BuildRecord.from_file(route.record)
         if current.built_at != entry.built_at:
             raise LinkError(
-                f"link: {route.crate.name}: its current build ({current.built_at}) is not verified; "
+                f"{names.link}: {route.crate.name}: its current build ({current.built_at}) is not verified; "
                 f"the store holds the build of {entry.built_at}",
-                hint=f"run: doit verify:{route.crate.name} (or plain doit link, which runs it first)",
+                hint=f"run: {names.run(names.verify(route.crate.name))} (or {names.run(names.link)}, which runs it first)",
             )
     line = merge_shared(entries)
     # The library each archive is the staticlib of: a bundle's for its crates, else the crate's own.
@@ -110,12 +119,12 @@ def link_step(plan: Plan, *, out: TextIO = sys.stderr) -> None:
         raise LinkError(
             "\n".join(
                 [
-                    "link: the duplicate-definition audit found conflicts the linker would fail on or hide:",
+                    f"{names.link}: the duplicate-definition audit found conflicts the linker would fail on or hide:",
                     *(f"  {c}" for c in audit.conflicts),
                 ]
             ),
             hint=f"details in {plan.config.out_dir / 'link-audit.json'}",
         )
-    program = run_link(plan, line)
+    program = run_link(plan, line, label=names.link)
     out.write("".join(f"{row}\n" for row in status_table(project_status(plan), summary=True)))
-    out.write(f"link: {program} from {len(line)} verified archives of {len(entries)} crates\n")
+    out.write(f"{names.link}: {program} from {len(line)} verified archives of {len(entries)} crates\n")

@@ -116,13 +116,12 @@ def _identity(stat: os.stat_result) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
-def load_entry(route: Route) -> StoreEntry:
-    """The store entry of ``route``, checked against its report.
+def load_entry(route: Route, *, hint: str) -> StoreEntry:
+    """The store entry of ``route``, checked against its report; ``hint`` says how to verify it again.
 
     Raises StoreError when the entry is missing, unreadable, or its archive is
     not the one that was verified.
     """
-    hint = f"verify it again: doit forget verify:{route.crate.name} && doit link"
     try:
         report = json.loads(route.report.read_text())
         entry = _entry(route, report)

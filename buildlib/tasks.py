@@ -9,45 +9,61 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from ._lock import hold_lock, set_aside_corrupt_database
-from .config import ProjectConfig, load_config, parse_config
-from .errors import BuildlibError, ConfigError
+from .config import ProjectConfig
+from .errors import user_message
 from .freshness import why_stale
 from .link import planned_link_line
+from .names import TaskNames
 from .plan import BuildUnit, Plan, Route
-from .project import plan_project
 from .store import STORE_FORMAT
 
 TaskDict = dict[str, Any]
 
 
-def _as_action(step: str, *args: object) -> Callable[[], bool | TaskFailed]:
-    """Wrap the step named ``step`` so an expected failure ends the task with its message, not a traceback.
-
-    The steps module (archives, LIEF, the audit) is imported when a task runs,
-    so a run where everything is up to date never loads it.
-    """
+def _as_action(step: Callable[[], object], name: str) -> Callable[[], bool | TaskFailed]:
+    """Wrap ``step`` so that an expected failure (ours, the system's, Ctrl-C) ends the task with its
+    one-line message (``user_message``), not a traceback."""
 
     def action() -> bool | TaskFailed:
-        from . import steps
-
         try:
-            getattr(steps, step)(*args)
-        except BuildlibError as e:
-            return TaskFailed(e.describe())
+            step()
+        except (Exception, KeyboardInterrupt) as e:
+            message = user_message(e)
+            if message is None:
+                raise
+            return TaskFailed(message)
         return True
 
-    action.__name__ = step
+    action.__name__ = name
     return action
+
+
+# The steps (archives, LIEF, the audit) are imported when a task runs, so a run where
+# everything is up to date never loads them (F8).
+def _build(plan: Plan, unit: BuildUnit, names: TaskNames) -> None:
+    from .steps import build_step
+
+    build_step(plan, unit, names)
+
+
+def _verify(route: Route, names: TaskNames) -> None:
+    from .steps import verify_step
+
+    verify_step(route, names)
+
+
+def _link(plan: Plan, names: TaskNames) -> None:
+    from .steps import link_step
+
+    link_step(plan, names)
 
 
 def doit_config(plan: Plan) -> dict[str, object]:
@@ -73,17 +89,7 @@ def doit_config(plan: Plan) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Names:
-    """Task names under an optional prefix: ``link``, or ``rt.link`` inside an outer pipeline."""
-
-    prefix: str = ""
-
-    def __call__(self, base: str) -> str:
-        return f"{self.prefix}.{base}" if self.prefix else base
-
-
-def project_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
+def project_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
     """Every task of ``plan``: build, verify, link, exec."""
     yield from build_tasks(plan, names)
     yield from verify_tasks(plan, names)
@@ -91,7 +97,7 @@ def project_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
     yield exec_task(plan, names)
 
 
-def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
+def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
     basename = names("build")
     yield {
         "basename": basename,
@@ -104,7 +110,7 @@ def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
             "basename": basename,
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
-            "actions": [_as_action("build_step", plan, unit)],
+            "actions": [_as_action(partial(_build, plan, unit, names), "build_step")],
             # No file_dep: the inputs are what the last build recorded (freshness), compared below.
             # dict.fromkeys: a bundle's crates share one archive, which is one target.
             "targets": [
@@ -116,7 +122,7 @@ def build_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
         }
 
 
-def verify_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
+def verify_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
     basename = names("verify")
     yield {
         "basename": basename,
@@ -128,7 +134,7 @@ def verify_tasks(plan: Plan, names: Names) -> Iterator[TaskDict]:
             "basename": basename,
             "name": route.crate.name,
             "doc": f"verify {route.crate.archive_name} from its bytes and promote it to {route.verified_archive.parent}",
-            "actions": [_as_action("verify_step", route)],
+            "actions": [_as_action(partial(_verify, route, names), "verify_step")],
             # The record changes with every build, and names the sources the expectations come from.
             "file_dep": [str(route.archive), str(route.record)],
             "targets": [str(route.verified_archive), str(route.report)],
@@ -192,14 +198,14 @@ class _LinkLine:
         return shlex.join(planned_link_line(self.plan))
 
 
-def link_task(plan: Plan, names: Names) -> TaskDict:
+def link_task(plan: Plan, names: TaskNames) -> TaskDict:
     host = plan.config.host
     return {
-        "basename": names("link"),
+        "basename": names.link,
         "doc": f"link {plan.program} from the verified archives only",
         # `doit info link` shows meta: the link line as the plan and the store make it.
         "meta": {"link_line": _LinkLine(plan)},
-        "actions": [_as_action("link_step", plan)],
+        "actions": [_as_action(partial(_link, plan, names), "link_step")],
         "file_dep": [
             *(str(source) for source in host.sources),
             # A report names its archive by content hash: it changes whenever the archive does.
@@ -211,115 +217,16 @@ def link_task(plan: Plan, names: Names) -> TaskDict:
     }
 
 
-def exec_task(plan: Plan, names: Names) -> TaskDict:
+def exec_task(plan: Plan, names: TaskNames) -> TaskDict:
     return {
         "basename": names("exec"),
         "doc": f"run the linked program {plan.program}",
         "actions": [[str(plan.program)]],
-        "task_dep": [names("link")],
+        "task_dep": [names.link],
         "uptodate": [False],
         "verbosity": 2,
     }
 
 
-# doit commands that only read: they neither wait for the project lock nor take it.
-_READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
-_held_locks: dict[Path, IO[str]] = {}
-
-
 def database_path(config: ProjectConfig) -> Path:
     return config.out_dir / ".doit.db"
-
-
-class Project:
-    """A buildlib project as doit tasks: put one in a dodo file's globals and doit collects its tasks.
-
-    ::
-
-        PROJECT = buildlib.Project.for_dodo("pyproject.toml")              # build, verify, link, exec
-        RT = buildlib.Project.for_dodo("rt/pyproject.toml", prefix="rt")   # rt.build, rt.verify, rt.link, rt.exec
-
-    An outer pipeline's own tasks depend on ``RT.program`` or ``RT.verified_archive(crate)``
-    (as ``file_dep``), or on ``RT.task("link")`` (as ``task_dep``).
-    """
-
-    def __init__(self, plan: Plan, *, prefix: str = "") -> None:
-        self.plan = plan
-        self.names = Names(prefix)
-
-    @classmethod
-    def load(
-        cls, source: Path | str | Mapping[str, object], *, root: Path | str | None = None, prefix: str = ""
-    ) -> Project:
-        """A project from a ``pyproject.toml`` path, or from a ``[tool.buildlib]`` table given as a dict
-        (its relative paths taken from ``root``, default the current directory).
-
-        Raises BuildlibError (ConfigError, WorkspaceError, ToolchainError) when it cannot be planned.
-        """
-        return cls(plan_project(_config(source, root)), prefix=prefix)
-
-    @classmethod
-    def for_dodo(
-        cls,
-        source: Path | str | Mapping[str, object],
-        *,
-        root: Path | str | None = None,
-        prefix: str = "",
-        argv: Sequence[str] | None = None,
-    ) -> Project:
-        """``load`` for a dodo file: it takes the project lock first (waiting for another run,
-        unless the doit command in ``argv``, default ``sys.argv``, only reads) and sets aside a
-        corrupt doit database. A mistake prints one ``error:`` line and exits 2.
-        """
-        command = list(sys.argv if argv is None else argv)[1:2]
-        try:
-            config = _config(source, root)
-            if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
-                _held_locks[config.out_dir] = hold_lock(config.out_dir / ".buildlib" / "lock", out=sys.stderr)
-                set_aside_corrupt_database(database_path(config), out=sys.stderr)
-            return cls(plan_project(config), prefix=prefix)
-        except BuildlibError as e:
-            print(f"error: {e.describe()}", file=sys.stderr)
-            raise SystemExit(2) from None
-
-    def create_doit_tasks(self) -> Iterator[TaskDict]:
-        yield from project_tasks(self.plan, self.names)
-
-    def task(self, base: str) -> str:
-        """The full name of one of this project's tasks: ``task("link")``, ``task("verify:ext-zlib")``."""
-        return self.names(base)
-
-    @property
-    def program(self) -> Path:
-        """The linked program (the link task's target)."""
-        return self.plan.program
-
-    @property
-    def crates(self) -> list[str]:
-        """The ext crates, in link order."""
-        return [route.crate.name for route in self.plan.routes]
-
-    def verified_archive(self, crate: str) -> Path:
-        """The stable path of ``crate``'s verified archive (a target of its verify task).
-
-        Raises ConfigError for a crate that is not an ext crate of the project.
-        """
-        try:
-            return self.plan.route(crate).verified_archive
-        except KeyError:
-            known = ", ".join(route.crate.name for route in self.plan.routes)
-            raise ConfigError(
-                str(self.plan.config.file), "crate", f"no ext crate {crate!r}", hint=f"ext crates: {known}"
-            ) from None
-
-    def doit_config(self) -> dict[str, object]:
-        """DOIT_CONFIG for a dodo file whose main project this is (see ``doit_config``)."""
-        config = doit_config(self.plan)
-        config["default_tasks"] = [self.names("link")]
-        return config
-
-
-def _config(source: Path | str | Mapping[str, object], root: Path | str | None) -> ProjectConfig:
-    if isinstance(source, Mapping):
-        return parse_config(dict(source), file=Path(root or Path.cwd()).resolve() / "<[tool.buildlib] dict>")
-    return load_config(source)

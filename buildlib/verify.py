@@ -176,10 +176,10 @@ def _decide(
     return SymbolResult(name=name, status="missing", member=None, reason=REASONS["missing"], hint=HINTS["missing"])
 
 
-def format_failures(crate: str, result: VerifyResult) -> str:
-    """The message that stops a link: the crate, and each export that cannot link, with why."""
+def format_failures(label: str, result: VerifyResult) -> str:
+    """The message that stops a link: ``label`` (the task), and each export that cannot link, with why."""
     lines = [
-        f"verify:{crate}: {len(result.failures)} of {len(result.symbols)} expected exports cannot be linked from {result.archive}"
+        f"{label}: {len(result.failures)} of {len(result.symbols)} expected exports cannot be linked from {result.archive}"
     ]
     for symbol in result.failures:
         where = f" (in {symbol.member})" if symbol.member else ""

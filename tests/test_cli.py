@@ -157,3 +157,62 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
         main([*command, "--help"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.startswith("usage: buildlib")
+
+
+def test_an_exports_file_that_is_not_utf8_is_one_line_and_exit_2(
+    tmp_path: Path, archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exports = tmp_path / "exports.txt"
+    exports.write_bytes(b"js_ok\n\xff\xfe js_\x80\n")
+    assert main(["verify", str(archive), "--exports", str(exports)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {exports}: exports file is not UTF-8 text") and "Traceback" not in err
+    assert len(err.splitlines()) == 2 and err.splitlines()[1].startswith("hint: ")
+
+
+def test_a_system_error_is_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An out-dir below a regular file: the cache cannot be written (an OSError buildlib does not expect)."""
+    (tmp_path / "ws" / "src").mkdir(parents=True)
+    (tmp_path / "ws" / "Cargo.toml").write_text('[package]\nname = "w"\nversion = "0.1.0"\nedition = "2021"\n')
+    (tmp_path / "ws" / "src" / "lib.rs").write_text("")
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.buildlib]\nworkspace = "ws"\nout-dir = "blocker/build"\n'
+        '[tool.buildlib.classes.c]\nlto = "off"\n[tool.buildlib.host]\nsources = ["m.c"]\nprogram = "p"\n'
+    )
+    assert main(["status", "--project", str(tmp_path / "pyproject.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'blocker'}") and "Not a directory" in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_closed_output_pipe_is_silent(tmp_path: Path) -> None:
+    """`buildlib exports snapshot big.a | head -1`: no traceback, the shell's code for SIGPIPE."""
+    # Far more than a pipe holds (64 KiB), so the writer is still writing when the reader goes.
+    names = "".join(f"int js_{i}_{'x' * 60}(void) {{ return {i}; }}\n" for i in range(4000))
+    archive = make_ar(tmp_path / "big.a", compile_c(tmp_path, "big", names))
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "buildlib", "exports", "snapshot", str(archive)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.readline()
+    reader.stdout.close()  # the reader goes away after one line
+    err = reader.stderr.read().decode()
+    assert reader.wait() == 141, err
+    assert err == ""
+
+
+def test_ctrl_c_is_one_line_and_exit_130(
+    archive: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import buildlib.cli
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(buildlib.cli, "verify_archive", interrupted)
+    assert main(["verify", str(archive), "--expect", "js_ok"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("error: interrupted") and "Traceback" not in err

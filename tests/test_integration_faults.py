@@ -136,6 +136,45 @@ def test_a_too_old_cargo_names_both_versions(project: Project) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_ctrl_c_during_a_build_stops_cargo_and_keeps_the_store(project: Project) -> None:
+    """SIGINT to doit alone (not its process group): buildlib stops the cargo it started."""
+    real = project.root / "shim-bin" / "cargo"
+    slow = project.root / "slow-bin"
+    slow.mkdir(exist_ok=True)
+    started = project.root / "slow-cargo.pid"
+    started.unlink(missing_ok=True)
+    # Builds hang (as a long compile would) after saying which pid to look for; the rest is real cargo.
+    (slow / "cargo").write_text(
+        f'#!/bin/sh\ncase "$1" in rustc|build) echo $$ > "{started}.tmp"; mv "{started}.tmp" "{started}"; '
+        f'exec sleep 600;; esac\nexec "{real}" "$@"\n'
+    )
+    (slow / "cargo").chmod(0o755)
+    edit(project, "ext-zlib/src/codec.rs", "interrupted")
+    before = store_state(project)
+    log = project.root / "interrupted.log"
+    env = {**project.env, "PATH": f"{slow}{os.pathsep}{project.env['PATH']}"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "doit", "link"], cwd=project.root, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 120
+    while not started.exists():  # the event: the hanging cargo has started
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    cargo_pid = int(started.read_text())
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) != 0
+    output = log.read_text()
+    assert "interrupted" in output and "Traceback" not in output, output
+    with pytest.raises(ProcessLookupError):
+        os.kill(cargo_pid, 0)  # no cargo left running on its own
+    assert store_state(project) == before
+
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.run_program().returncode == 0
+
+
 def test_kill_9_at_random_moments_loses_nothing(project: Project) -> None:
     rng = random.Random(int(os.environ.get("BUILDLIB_KILL_SEED", "20261123")))
     kills, phases, runs = 0, [], 0

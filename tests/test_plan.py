@@ -101,7 +101,7 @@ def test_a_class_named_like_a_crate_collides_with_its_build_task(tmp_path: Path)
     data["classes"]["ext-e"] = {"lto": "off", "method": "together", "crates": ["ext-c"]}
     data["classes"]["shared"]["crates"] = ["ext-d"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")
-    with pytest.raises(ConfigError, match="build:ext-e"):
+    with pytest.raises(ConfigError, match=r"build unit name 'ext-e' is taken by both a class and a crate"):
         make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, {})
 
 

@@ -33,23 +33,23 @@ def test_promote_then_load(tmp_path: Path) -> None:
     report = json.loads(route.report.read_text())
     assert report["verify"]["ok"] is True and report["native_static_libs"] == ["-lc", "-lm"]
     assert ["js_a", None, None] in report["link_symbols"]["symbols"]
-    assert load_entry(route) == entry
+    assert load_entry(route, hint="verify it again") == entry
 
     # A later build replaces the built archive by rename; the verified one must not change.
     (tmp_path / "new.a").write_bytes(b"!<arch>\n")
     (tmp_path / "new.a").replace(route.archive)
-    assert load_entry(route) == entry
+    assert load_entry(route, hint="verify it again") == entry
 
 
 def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None:
     route = plan_for(tmp_path).route("ext-a")
     with pytest.raises(StoreError, match="no verified archive yet"):
-        load_entry(route)
+        load_entry(route, hint="verify it again")
     entry = promote_version(route, tmp_path)
     assert entry.archive != route.verified_archive and route.verified_archive.resolve() == entry.archive
     entry.archive.write_bytes(b"!<arch>\nswapped")
     with pytest.raises(StoreError, match="not the archive that was verified"):
-        load_entry(route)
+        load_entry(route, hint="verify it again")
 
 
 def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_
     entry = promote_version(route, tmp_path)
     with route.archive.open("r+b") as handle:  # what `cp other.a libext_a.a` does
         handle.write(b"!<arch>\nrewritten")
-    assert load_entry(route) == entry
+    assert load_entry(route, hint="verify it again") == entry
 
 
 @pytest.mark.parametrize("failing_step", [1, 2, 3], ids=["archive-rename", "report-rename", "symlink-rename"])
@@ -82,7 +82,7 @@ def test_a_fault_at_any_rename_leaves_a_whole_entry(
         promote_version(route, tmp_path, 2)
     monkeypatch.setattr(os, "replace", real_replace)
 
-    entry = load_entry(route)  # whole: either the old one or the new one, never a mix
+    entry = load_entry(route, hint="verify it again")  # whole: either the old one or the new one, never a mix
     if failing_step <= 2:
         assert entry == old and entry.archive.read_bytes() == old_bytes
     else:
