@@ -83,7 +83,7 @@ def test_bitcode_member_is_never_linkable(tmp_path: Path) -> None:
 
 def test_failure_message_names_crate_symbols_and_reasons(tmp_path: Path, objects: Path) -> None:
     result = verify_archive(read_archive(make_ar(tmp_path / "lib.a", objects)), ["js_ok", "js_local", "js_absent"])
-    message = format_failures("ext-demo", result)
+    message = format_failures("verify:ext-demo", result)
     first, *rest = message.splitlines()
     assert first.startswith("verify:ext-demo: 2 of 3 expected exports cannot be linked")
     assert rest == [
