@@ -20,9 +20,10 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .guards import lto_line_problem
+from .records import LinkSymbols, Origin
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -54,29 +55,6 @@ def member_origin(member: str) -> Origin:
         return ("compiler_builtins", builtins.group(1))
     found = _ORIGIN.findall(member)
     return (found[-1][0], found[-1][1]) if found else None
-
-
-Origin = tuple[str, str] | None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LinkSymbols:
-    """What the audit needs of one archive: its indexed symbols outside std, each with the
-    (crate, hash) its member came from, and every Rust crate build the archive carries."""
-
-    symbols: tuple[tuple[str, Origin], ...]
-    builds: tuple[tuple[str, str], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"symbols": [[name, *(origin or (None, None))] for name, origin in self.symbols], "builds": self.builds}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LinkSymbols:
-        """Raises KeyError, TypeError or ValueError for data not written by ``to_json``."""
-        symbols = tuple(
-            (str(name), (str(crate), str(hash_)) if crate else None) for name, crate, hash_ in data["symbols"]
-        )
-        return cls(symbols=symbols, builds=tuple((str(crate), str(hash_)) for crate, hash_ in data["builds"]))
 
 
 def link_symbols(archive: Archive) -> LinkSymbols:

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -27,6 +27,7 @@ from .depinfo import CargoUnits, cargo_reads, parse_dep_info
 from .errors import BuildError
 from .freshness import collect_inputs, write_inputs
 from .plan import BuildUnit
+from .records import BuildRecord
 
 _NATIVE_LIBS_PREFIX = "native-static-libs:"
 _RUNNING = re.compile(r"^\s+Running `(.*)`\s*$")
@@ -55,52 +56,6 @@ def parse_lto_flag(words: list[str]) -> str | None:
         if option is not None and (option == "lto" or option.startswith("lto=")):
             found = _LTO_VALUES.get(option.partition("=")[2], option.partition("=")[2])
     return found
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BuildRecord:
-    """What one build of one archive was: written next to the archive as JSON."""
-
-    crate: str
-    routing_class: str
-    method: str
-    lto: str
-    # What cargo passed to rustc for this staticlib: "thin", "fat", "off", or None for no -C lto.
-    # None in lto_passed with lto_observed False means cargo reused a fresh build and printed no command.
-    lto_passed: str | None
-    lto_observed: bool
-    lto_applied: bool
-    command: tuple[str, ...]
-    # Run in ``cwd`` with these variables set (None: removed) over the user's environment:
-    # re-running that reproduces the build (cargo then finds every unit fresh).
-    env: dict[str, str | None]
-    cwd: str
-    toolchain: str
-    artifact: str
-    native_static_libs: tuple[str, ...]
-    sources: tuple[str, ...]
-    # Units of the cargo call: found fresh, and compiled (0 compiled: cargo had nothing to do).
-    units_fresh: int
-    units_compiled: int
-    built_at: str
-    seconds: float
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=2).encode() + b"\n"
-
-    @classmethod
-    def from_file(cls, path: Path) -> BuildRecord:
-        """Raises BuildError when the record is missing or unreadable."""
-        try:
-            data = json.loads(path.read_text())
-            for key in ("command", "native_static_libs", "sources"):
-                data[key] = tuple(data[key])
-            return cls(**data)
-        except (OSError, ValueError, TypeError, KeyError) as e:
-            raise BuildError(
-                f"{path}: unreadable build record ({e})",
-                hint="run the build again: a build record that changed makes its crate build again",
-            ) from e
 
 
 @dataclass(kw_only=True, slots=True)

@@ -7,7 +7,6 @@ the host's extra flags, then the union of the archives' native-static-libs
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -16,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import LinkError
+from .errors import LinkError, StoreError
 from .plan import Plan
+from .records import read_report
 
 if TYPE_CHECKING:
     from .store import StoreEntry
@@ -64,18 +64,21 @@ def planned_link_line(plan: Plan) -> list[str]:
     For display (``buildlib link-line``, ``doit info link``); the link itself
     uses checked store entries.
     """
-    libs, archives, seen = [], [], set()
+    libs: list[Sequence[str]] = []
+    archives: list[Path] = []
+    seen: set[str] = set()
     for route in plan.routes:
         try:
-            report = json.loads(route.report.read_text())
-            if report["archive_sha256"] in seen:
-                continue  # a bundle's crates share one archive
-            seen.add(report["archive_sha256"])
-            libs.append(report["native_static_libs"])
-            archives.append(route.report.parent / report["archive_file"])
-        except (OSError, ValueError, KeyError, TypeError):
+            report = read_report(route.report)
+        except StoreError:
             libs.append([f"<native-static-libs of {route.crate.name}: not verified yet>"])
             archives.append(route.verified_archive)
+            continue
+        if report.archive_sha256 in seen:
+            continue  # a bundle's crates share one archive
+        seen.add(report.archive_sha256)
+        libs.append(report.native_static_libs)
+        archives.append(route.report.parent / report.archive_file)
     return link_command(plan, archives, merge_native_libs(libs), plan.program)
 
 
@@ -90,7 +93,7 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
     temp = program.with_name(f".{program.name}.tmp")
     native_libs = merge_native_libs(entry.native_static_libs for entry in entries)
     command = link_command(plan, [entry.archive for entry in entries], native_libs, temp)
-    log = plan.config.out_dir / "link.log"
+    log = plan.layout.link_log
     try:
         result = subprocess.run(command, check=False, capture_output=True, text=True)
     except FileNotFoundError as e:

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import bundle, cargoenv
 from .config import ClassConfig, ProjectConfig, close_match
 from .errors import ConfigError
+from .records import Layout
 from .toolchain import Toolchain
 from .workspace import Crate, Workspace
 
@@ -88,8 +89,12 @@ class Plan:
     warnings: tuple[str, ...] = ()
 
     @property
+    def layout(self) -> Layout:
+        return Layout(self.config.out_dir)
+
+    @property
     def program(self) -> Path:
-        return self.config.out_dir / "bin" / self.config.host.program
+        return self.layout.program(self.config.host.program)
 
     def route(self, crate: str) -> Route:
         for route in self.routes:
@@ -198,17 +203,17 @@ def _route_crates(config: ProjectConfig, workspace: Workspace) -> tuple[Route, .
 
 
 def _route(config: ProjectConfig, crate: Crate, routing_class: ClassConfig) -> Route:
-    built = config.out_dir / "archives" / routing_class.name
-    verified = config.out_dir / "verified" / crate.name
+    layout = Layout(config.out_dir)
+    verified = layout.verified(crate.name)
     # Every crate of a bundle class is in the one bundle archive.
     archive_name = f"lib{bundle.lib_name(routing_class)}.a" if routing_class.method == "bundle" else crate.archive_name
     return Route(
         crate=crate,
         routing_class=routing_class,
-        archive=built / archive_name,
-        record=built / f"{crate.name}.build.json",
+        archive=layout.archives(routing_class.name) / archive_name,
+        record=layout.record(routing_class.name, crate.name),
         verified_archive=verified / archive_name,
-        report=verified / "report.json",
+        report=layout.report(crate.name),
     )
 
 
@@ -289,13 +294,13 @@ def _unit(
         env=env,
         cwd=workspace.root,
         toolchain=toolchain.describe(),
-        inputs=config.out_dir / "archives" / routing_class.name / f"{name}.inputs.json",
+        inputs=Layout(config.out_dir).inputs(routing_class.name, name),
         bundle=spec,
     )
 
 
 def bundle_directory(config: ProjectConfig, routing_class: ClassConfig) -> Path:
-    return config.out_dir / "bundles" / routing_class.name
+    return Layout(config.out_dir).bundle(routing_class.name)
 
 
 def _check_unique_unit_names(config: ProjectConfig, units: list[BuildUnit]) -> None:

@@ -3,7 +3,6 @@ export, linked against the archive with the system compiler and the archive's na
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import tempfile
@@ -11,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildlibError
+from .errors import BuildError, BuildlibError, StoreError
 from .link import undefined_symbols
+from .records import BuildRecord, read_report
 
 # What rustc reports for a std staticlib on Linux GNU targets (F6); used when no
 # build record or verify report beside the archive says otherwise.
@@ -29,15 +29,19 @@ class ProbeResult:
 
 
 def native_libs_beside(archive: Path) -> tuple[str, ...]:
-    """The native-static-libs recorded next to ``archive`` by buildlib, else the Linux default."""
-    for report in (archive.parent / "report.json", *sorted(archive.parent.glob("*.build.json"))):
+    """The native-static-libs buildlib recorded next to ``archive`` (in the verified store, the
+    report; among the built archives, its build record), else the Linux default."""
+    try:
+        return read_report(archive.parent / "report.json").native_static_libs
+    except StoreError:
+        pass
+    for path in sorted(archive.parent.glob("*.build.json")):
         try:
-            data = json.loads(report.read_text())
-        except (OSError, ValueError):
+            record = BuildRecord.from_file(path)
+        except BuildError:
             continue
-        libs = data.get("native_static_libs") if isinstance(data, dict) else None
-        if isinstance(libs, list) and (report.name == "report.json" or data.get("artifact", "").endswith(archive.name)):
-            return tuple(str(lib) for lib in libs)
+        if Path(record.artifact).name == archive.name:
+            return record.native_static_libs
     return DEFAULT_NATIVE_LIBS
 
 

@@ -17,6 +17,7 @@ from .errors import ConfigError, user_message
 from .guards import check_plan
 from .names import TaskNames
 from .plan import Plan, make_plan
+from .records import Layout
 from .toolchain import check_editions, check_method_supported, load_toolchain
 from .workspace import load_workspace
 
@@ -102,7 +103,7 @@ class Project:
         try:
             config = _config(source, root)
             if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
-                _held_locks[config.out_dir] = hold_lock(config.out_dir / ".buildlib" / "lock", out=sys.stderr)
+                _held_locks[config.out_dir] = hold_lock(Layout(config.out_dir).cache("lock"), out=sys.stderr)
                 set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
             return cls(plan_project(config), prefix=prefix)
         except (Exception, KeyboardInterrupt) as e:

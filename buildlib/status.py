@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from ._table import format_table
-from .build import BuildRecord
-from .errors import BuildError
+from .errors import BuildError, StoreError
 from .freshness import why_stale
 from .plan import BuildUnit, Plan, Route
+from .records import BuildRecord, VerifyReport, read_report
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -34,21 +32,15 @@ class CrateStatus:
         return asdict(self)
 
 
-def _report(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
     try:
         record: BuildRecord | None = BuildRecord.from_file(route.record)
     except BuildError:
         record = None
-    report = _report(route.report)
-    symbols = report["verify"]["symbols"] if report else None
+    try:
+        report: VerifyReport | None = read_report(route.report)
+    except StoreError:
+        report = None  # not verified yet, or verified by another buildlib: the next run verifies it
     return CrateStatus(
         crate=route.crate.name,
         routing_class=route.routing_class.name,
@@ -56,10 +48,10 @@ def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
         lto_requested=route.routing_class.lto,
         lto_passed=record.lto_passed if record else None,
         lto_applied=record.lto_applied if record and record.lto_observed else None,
-        archive_bytes=report.get("archive_size") if report else None,
-        exports_ok=sum(s["status"] == "ok" for s in symbols) if symbols is not None else None,
-        exports_expected=len(symbols) if symbols is not None else None,
-        verified_at=report.get("verified_at") if report else None,
+        archive_bytes=report.archive_size if report else None,
+        exports_ok=report.exports_ok if report else None,
+        exports_expected=len(report.exports) if report else None,
+        verified_at=report.verified_at if report else None,
         built_at=record.built_at if record else None,
         build_seconds=record.seconds if record else None,
         rebuild=why_stale(unit.inputs, unit.fingerprint),

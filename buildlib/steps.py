@@ -7,21 +7,20 @@ failure; the doit layer turns that into a failed task.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from . import _fs
 from .archive import read_archive
 from .audit import audit_line, link_symbols
-from .build import BuildRecord, run_unit
+from .build import run_unit
 from .errors import LinkError, VerifyFailed
 from .exports import scan_crate, scan_files
 from .link import run_link
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Route
+from .records import BuildRecord, write_audit
 from .status import project_status, status_table
 from .store import StoreEntry, load_entry, merge_shared, promote
 from .verify import format_failures, verify_archive
@@ -113,7 +112,7 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
         lib_names={entry.crate: own_lib[entry.crate.split("+")[0]] for entry in line},
         workspace_crates=frozenset(crate.lib_name for crate in plan.workspace.crates),
     )
-    _fs.write_atomic(plan.config.out_dir / "link-audit.json", json.dumps(dataclasses.asdict(audit), indent=2).encode())
+    audit_file = write_audit(plan.layout, dataclasses.asdict(audit))
     out.write("".join(f"{message}\n" for message in audit.summary()))
     if audit.conflicts:
         raise LinkError(
@@ -123,7 +122,7 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
                     *(f"  {c}" for c in audit.conflicts),
                 ]
             ),
-            hint=f"details in {plan.config.out_dir / 'link-audit.json'}",
+            hint=f"details in {audit_file}",
         )
     program = run_link(plan, line, label=names.link)
     out.write("".join(f"{row}\n" for row in status_table(project_status(plan), summary=True)))

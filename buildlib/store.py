@@ -12,25 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import _fs
 from .errors import StoreError
 from .plan import Route
+from .records import BuildRecord, LinkSymbols, VerifyReport, read_report, write_report
 
 if TYPE_CHECKING:
-    from .audit import LinkSymbols
-    from .build import BuildRecord
     from .exports import ExportScan
     from .verify import VerifyResult
-
-# Bumped when the layout or the report changes: entries written before are verified again.
-STORE_FORMAT = "3"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,26 +41,17 @@ class StoreEntry:
     link_symbols: LinkSymbols  # what the link audit needs, read when it was verified
 
 
-def _archive_file(route: Route, report: dict[str, Any]) -> Path:
-    name = str(report["archive_file"])
-    if Path(name).name != name or name in (".", ".."):
-        raise ValueError(f"archive_file {name!r} is not a file name")
-    return route.report.parent / name
-
-
-def _entry(route: Route, report: dict[str, Any]) -> StoreEntry:
-    from .audit import LinkSymbols  # not on the no-op path, which imports this module for STORE_FORMAT
-
+def _entry(route: Route, report: VerifyReport) -> StoreEntry:
     return StoreEntry(
         crate=route.crate.name,
-        archive=_archive_file(route, report),
+        archive=route.report.parent / report.archive_file,
         report=route.report,
-        native_static_libs=tuple(report["native_static_libs"]),
-        sha256=str(report["archive_sha256"]),
-        exports=tuple(str(symbol["name"]) for symbol in report["verify"]["symbols"]),
-        built_at=str(report["build"]["built_at"]),
-        lto_passed=report["build"].get("lto_passed"),
-        link_symbols=LinkSymbols.from_json(report["link_symbols"]),
+        native_static_libs=report.native_static_libs,
+        sha256=report.archive_sha256,
+        exports=report.exports,
+        built_at=report.build.built_at,
+        lto_passed=report.build.lto_passed,
+        link_symbols=report.link_symbols,
     )
 
 
@@ -87,24 +73,21 @@ def promote(
     target = route.verified_archive
     archive, sha256 = _fs.copy_content_addressed(route.archive, target.parent, target.stem, target.suffix)
     stat = archive.stat()
-    report = {
-        "format": STORE_FORMAT,
-        "crate": route.crate.name,
-        "class": route.routing_class.name,
-        "verified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "archive_file": archive.name,
-        "archive_sha256": sha256,
-        "archive_size": stat.st_size,
-        # Unchanged identity means unchanged bytes for a file nobody rewrites: the link checks this
-        # instead of hashing every archive again, and hashes only when it differs.
-        "archive_identity": _identity(stat),
-        "native_static_libs": list(record.native_static_libs),
-        "build": json.loads(record.to_json()),
-        "undecided": [{"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided],
-        "verify": result.to_dict(),
-        "link_symbols": symbols.to_json(),
-    }
-    _fs.write_atomic(route.report, json.dumps(report, indent=2).encode() + b"\n")  # the commit point
+    report = VerifyReport(
+        crate=route.crate.name,
+        routing_class=route.routing_class.name,
+        verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        archive_file=archive.name,
+        archive_sha256=sha256,
+        archive_size=stat.st_size,
+        archive_identity=_identity(stat),
+        native_static_libs=record.native_static_libs,
+        build=record,
+        undecided=tuple({"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided),
+        verify=result.to_dict(),
+        link_symbols=symbols,
+    )
+    write_report(route.report, report)  # the commit point
     _fs.symlink_atomic(archive.name, route.verified_archive)
     for stale in route.verified_archive.parent.glob(f"{route.verified_archive.stem}-*.a"):
         if stale != archive:
@@ -112,25 +95,23 @@ def promote(
     return _entry(route, report)
 
 
-def _identity(stat: os.stat_result) -> list[int]:
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
 def load_entry(route: Route, *, hint: str) -> StoreEntry:
     """The store entry of ``route``, checked against its report; ``hint`` says how to verify it again.
 
-    Raises StoreError when the entry is missing, unreadable, or its archive is
-    not the one that was verified.
+    Raises StoreError when the entry is missing, unreadable, from another buildlib,
+    or its archive is not the one that was verified.
     """
     try:
-        report = json.loads(route.report.read_text())
-        entry = _entry(route, report)
-    except FileNotFoundError as e:
-        raise StoreError(f"{route.crate.name}: no verified archive yet ({route.report} is missing)", hint=hint) from e
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise StoreError(f"{route.report}: unreadable verify report ({e})", hint=hint) from e
+        report = read_report(route.report)
+    except StoreError as e:
+        raise StoreError(f"{route.crate.name}: {e}", hint=hint) from e
+    entry = _entry(route, report)
     try:
-        if _identity(entry.archive.stat()) == report.get("archive_identity"):
+        if _identity(entry.archive.stat()) == report.archive_identity:
             return entry
         actual = file_sha256(entry.archive)
     except OSError as e:

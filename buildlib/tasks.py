@@ -23,7 +23,7 @@ from .freshness import why_stale
 from .link import planned_link_line
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Route
-from .store import STORE_FORMAT
+from .records import RECORD_FORMAT, REPORT_FORMAT, Layout
 
 TaskDict = dict[str, Any]
 
@@ -169,7 +169,8 @@ class _UnitFresh(_Saved):
     """Nothing the unit's last cargo call depended on changed (freshness)."""
 
     def __init__(self, unit: BuildUnit) -> None:
-        super().__init__(unit.fingerprint)
+        # A new record format builds again: the next steps read the records this build writes.
+        super().__init__(f"{unit.fingerprint}\nrecord format {RECORD_FORMAT}")
         self.unit = unit
 
     def check(self) -> bool:
@@ -180,7 +181,7 @@ class _EntryPresent(_Saved):
     """The store entry was written by this store format, and its symlink resolves (the report's archive exists)."""
 
     def __init__(self, route: Route) -> None:
-        super().__init__(STORE_FORMAT)
+        super().__init__(REPORT_FORMAT)
         self.route = route
 
     def check(self) -> bool:
@@ -229,4 +230,4 @@ def exec_task(plan: Plan, names: TaskNames) -> TaskDict:
 
 
 def database_path(config: ProjectConfig) -> Path:
-    return config.out_dir / ".doit.db"
+    return Layout(config.out_dir).database

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import _fs
 from .errors import ToolchainError
+from .records import Layout
 from .workspace import Crate
 
 _CACHE_VERSION = 2
@@ -111,7 +112,7 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
     Raises ToolchainError when cargo or rustc is missing or prints no version.
     """
     key = _cache_key(cargo, workspace, environ)
-    cache = out_dir / ".buildlib" / "toolchain.json"
+    cache = Layout(out_dir).cache("toolchain.json")
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:

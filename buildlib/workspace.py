@@ -22,6 +22,7 @@ from typing import Any
 from . import _fs
 from .cargoenv import config_files, tracked_environment
 from .errors import WorkspaceError
+from .records import Layout
 
 _CACHE_VERSION = 2
 # `cargo metadata --no-deps` reads manifests, never the lockfile (which a build may rewrite).
@@ -168,7 +169,7 @@ def load_workspace(
         )
     # The output directory may sit inside the workspace; its files never count.
     key = _manifest_key(root, frozenset({out_dir}), cargo, environ)
-    cache = out_dir / ".buildlib" / "metadata.json"
+    cache = Layout(out_dir).cache("metadata.json")
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from buildlib.build import BuildRecord
 from buildlib.config import parse_config
 from buildlib.plan import Plan, make_plan
+from buildlib.records import BuildRecord
 from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
 

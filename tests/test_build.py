@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.build import BuildRecord, CargoOutput, install_archives, lto_applied, parse_lto_flag
+from buildlib.build import CargoOutput, install_archives, lto_applied, parse_lto_flag
 from buildlib.errors import BuildError
+from buildlib.records import BuildRecord
 
 from .conftest import plan_for, record
 

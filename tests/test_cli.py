@@ -9,7 +9,7 @@ import pytest
 
 from buildlib.cli import main
 
-from .conftest import compile_c, make_ar
+from .conftest import compile_c, make_ar, record
 
 
 @pytest.fixture
@@ -147,7 +147,9 @@ def test_probe_takes_native_libs_from_the_report_beside_the_archive(tmp_path: Pa
 
     archive = tmp_path / "libx.a"
     assert native_libs_beside(archive) == DEFAULT_NATIVE_LIBS
-    (tmp_path / "report.json").write_text(json.dumps({"native_static_libs": ["-lm"]}))
+    (tmp_path / "x.build.json").write_bytes(record("x", artifact="/t/libx.a", native_static_libs=("-lm",)).to_json())
+    assert native_libs_beside(archive) == ("-lm",)
+    (tmp_path / "report.json").write_text('{"format": "0"}')  # an older report is no evidence
     assert native_libs_beside(archive) == ("-lm",)
 
 

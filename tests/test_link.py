@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.audit import LinkSymbols
 from buildlib.config import parse_config
 from buildlib.errors import LinkError
 from buildlib.link import link_command, merge_native_libs, planned_link_line, run_link, undefined_symbols
 from buildlib.plan import make_plan
+from buildlib.records import LinkSymbols
 from buildlib.store import StoreEntry
 
 from .conftest import TOOLCHAIN, compile_c, config_data, make_ar, plan_for, workspace

@@ -1,0 +1,250 @@
+"""The output directory: where everything lives in it, and the documents buildlib writes there and
+reads back (build records, verify reports with their link symbols, the link audit).
+
+Every other module finds a path and reads or writes a document through here. A
+document carries a format version, checked on every read: one that is missing,
+from another buildlib or damaged is one clear error (``StoreError`` for a report,
+``BuildError`` for a record), never a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import _fs
+from .errors import BuildError, StoreError
+
+# Bumped when a document changes: what an older buildlib wrote is then built or verified again.
+RECORD_FORMAT = 2
+REPORT_FORMAT = "4"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Paths under the output directory ``root`` (``out-dir``, default ``build/``)."""
+
+    root: Path
+
+    def archives(self, routing_class: str) -> Path:
+        """Where a class's archives, build records and inputs documents go."""
+        return self.root / "archives" / routing_class
+
+    def record(self, routing_class: str, crate: str) -> Path:
+        return self.archives(routing_class) / f"{crate}.build.json"
+
+    def inputs(self, routing_class: str, unit: str) -> Path:
+        return self.archives(routing_class) / f"{unit}.inputs.json"
+
+    def verified(self, crate: str) -> Path:
+        """A crate's entry in the verified store: its content-addressed archives and report."""
+        return self.root / "verified" / crate
+
+    def report(self, crate: str) -> Path:
+        return self.verified(crate) / "report.json"
+
+    def program(self, name: str) -> Path:
+        return self.root / "bin" / name
+
+    def bundle(self, routing_class: str) -> Path:
+        """The generated crate of a ``bundle`` class."""
+        return self.root / "bundles" / routing_class
+
+    def cache(self, name: str) -> Path:
+        """buildlib's own state: cached answers of cargo, the project lock."""
+        return self.root / ".buildlib" / name
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "link-audit.json"
+
+    @property
+    def link_log(self) -> Path:
+        return self.root / "link.log"
+
+    @property
+    def database(self) -> Path:
+        """doit's state."""
+        return self.root / ".doit.db"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildRecord:
+    """What one build of one archive was: written next to the archive as JSON."""
+
+    crate: str
+    routing_class: str
+    method: str
+    lto: str
+    # What cargo passed to rustc for this staticlib: "thin", "fat", "off", or None for no -C lto.
+    # None in lto_passed with lto_observed False means cargo reused a fresh build and printed no command.
+    lto_passed: str | None
+    lto_observed: bool
+    lto_applied: bool
+    command: tuple[str, ...]
+    # Run in ``cwd`` with these variables set (None: removed) over the user's environment:
+    # re-running that reproduces the build (cargo then finds every unit fresh).
+    env: dict[str, str | None]
+    cwd: str
+    toolchain: str
+    artifact: str
+    native_static_libs: tuple[str, ...]
+    sources: tuple[str, ...]
+    # Units of the cargo call: found fresh, and compiled (0 compiled: cargo had nothing to do).
+    units_fresh: int
+    units_compiled: int
+    built_at: str
+    seconds: float
+    format: int = RECORD_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), indent=2).encode() + b"\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BuildRecord:
+        """Raises ValueError, TypeError or KeyError for data this buildlib did not write."""
+        if data.get("format") != RECORD_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, this buildlib reads {RECORD_FORMAT}")
+        data = dict(data)
+        for key in ("command", "native_static_libs", "sources"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: Path) -> BuildRecord:
+        """Raises BuildError when the record is missing, from another buildlib, or damaged."""
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+            raise BuildError(
+                f"{path}: unreadable build record ({e})",
+                hint="run the build again: a build record that changed makes its crate build again",
+            ) from e
+
+
+Origin = tuple[str, str] | None  # (crate, metadata hash) of an archive member, None when unknown
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LinkSymbols:
+    """What the link audit needs of one archive: its indexed symbols outside std, each with the
+    (crate, hash) its member came from, and every Rust crate build the archive carries."""
+
+    symbols: tuple[tuple[str, Origin], ...]
+    builds: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"symbols": [[name, *(origin or (None, None))] for name, origin in self.symbols], "builds": self.builds}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinkSymbols:
+        """Raises KeyError, TypeError or ValueError for data not written by ``to_json``."""
+        symbols = tuple(
+            (str(name), (str(crate), str(hash_)) if crate else None) for name, crate, hash_ in data["symbols"]
+        )
+        return cls(symbols=symbols, builds=tuple((str(crate), str(hash_)) for crate, hash_ in data["builds"]))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyReport:
+    """A verified-store entry's report: which archive passed, for which exports, from which build.
+
+    Its rename into place is the store's commit point (``store.promote``).
+    """
+
+    crate: str
+    routing_class: str
+    verified_at: str
+    archive_file: str  # the content-addressed archive's file name, beside the report
+    archive_sha256: str
+    archive_size: int
+    # (size, mtime_ns, inode) when verified: unchanged, the bytes are unchanged for a file nobody
+    # rewrites, so the link checks this and hashes only when it differs.
+    archive_identity: tuple[int, int, int]
+    native_static_libs: tuple[str, ...]
+    build: BuildRecord
+    undecided: tuple[dict[str, Any], ...]  # expectations the source scan could not decide
+    verify: dict[str, Any]  # the verify result (``VerifyResult.to_dict``)
+    link_symbols: LinkSymbols
+
+    @property
+    def exports(self) -> tuple[str, ...]:
+        """The expected exports it was verified for."""
+        return tuple(str(symbol["name"]) for symbol in self.verify["symbols"])
+
+    @property
+    def exports_ok(self) -> int:
+        return sum(symbol["status"] == "ok" for symbol in self.verify["symbols"])
+
+    def to_json(self) -> bytes:
+        data = {
+            "format": REPORT_FORMAT,
+            "crate": self.crate,
+            "class": self.routing_class,
+            "verified_at": self.verified_at,
+            "archive_file": self.archive_file,
+            "archive_sha256": self.archive_sha256,
+            "archive_size": self.archive_size,
+            "archive_identity": list(self.archive_identity),
+            "native_static_libs": list(self.native_static_libs),
+            "build": self.build.to_dict(),
+            "undecided": list(self.undecided),
+            "verify": self.verify,
+            "link_symbols": self.link_symbols.to_json(),
+        }
+        return json.dumps(data, indent=2).encode() + b"\n"
+
+
+def read_report(path: Path) -> VerifyReport:
+    """The report at ``path``, its format checked.
+
+    Raises StoreError (one line, with a hint) when it is missing, from another
+    buildlib, or damaged.
+    """
+    hint = "verify the crate again: its next build or verify task writes a new report"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise StoreError(f"{path}: no verified archive yet", hint=hint) from e
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path}: unreadable verify report ({e})", hint=hint) from e
+    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise StoreError(f"{path}: verify report of format {found!r}, this buildlib reads {REPORT_FORMAT!r}", hint=hint)
+    try:
+        name = str(data["archive_file"])
+        if Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"archive_file {name!r} is not a file name")
+        identity = [int(n) for n in data["archive_identity"]]
+        return VerifyReport(
+            crate=str(data["crate"]),
+            routing_class=str(data["class"]),
+            verified_at=str(data["verified_at"]),
+            archive_file=name,
+            archive_sha256=str(data["archive_sha256"]),
+            archive_size=int(data["archive_size"]),
+            archive_identity=(identity[0], identity[1], identity[2]),
+            native_static_libs=tuple(str(lib) for lib in data["native_static_libs"]),
+            build=BuildRecord.from_dict(data["build"]),
+            undecided=tuple(dict(u) for u in data["undecided"]),
+            verify=dict(data["verify"]),
+            link_symbols=LinkSymbols.from_json(data["link_symbols"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise StoreError(f"{path}: unreadable verify report ({type(e).__name__}: {e})", hint=hint) from e
+
+
+def write_report(path: Path, report: VerifyReport) -> None:
+    """Write ``report`` through a synced temporary file and a rename: the store's commit point."""
+    _fs.write_atomic(path, report.to_json())
+
+
+def write_audit(layout: Layout, audit: dict[str, Any]) -> Path:
+    """The last link audit, as JSON: people read it, nothing reads it back."""
+    _fs.write_atomic(layout.audit, json.dumps(audit, indent=2).encode())
+    return layout.audit

@@ -1,0 +1,103 @@
+"""The documents under the output directory: every read checks the format; a missing, older or
+damaged document is one StoreError or BuildError line, never a KeyError."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildlib.errors import BuildError, StoreError
+from buildlib.records import REPORT_FORMAT, Layout, LinkSymbols, VerifyReport, read_report, write_report
+from buildlib.status import project_status
+
+from .conftest import plan_for, record
+
+
+def report(**fields: object) -> VerifyReport:
+    values: dict[str, object] = {
+        "crate": "ext-a",
+        "routing_class": "routed",
+        "verified_at": "now",
+        "archive_file": "libext_a-0123456789abcdef.a",
+        "archive_sha256": "0" * 64,
+        "archive_size": 10,
+        "archive_identity": (10, 1, 2),
+        "native_static_libs": ("-lc",),
+        "build": record("ext-a"),
+        "undecided": (),
+        "verify": {"symbols": [{"name": "js_a", "status": "ok"}, {"name": "js_b", "status": "missing"}]},
+        "link_symbols": LinkSymbols(symbols=(("js_a", ("ext_a", "0123456789abcdef")),), builds=()),
+    }
+    values.update(fields)
+    return VerifyReport(**values)  # type: ignore[arg-type]
+
+
+def test_a_report_reads_back_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    write_report(path, report())
+    assert read_report(path) == report()
+    assert read_report(path).exports == ("js_a", "js_b") and read_report(path).exports_ok == 1
+    assert json.loads(path.read_text())["format"] == REPORT_FORMAT
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("verify"), "unreadable verify report (KeyError: 'verify')"),
+        (lambda d: d.update(format="3"), f"verify report of format '3', this buildlib reads '{REPORT_FORMAT}'"),
+        (lambda d: d.update(archive_file="../../etc/passwd"), "is not a file name"),
+        (lambda d: d["build"].update(format=1), "unreadable verify report (ValueError: format 1"),
+    ],
+    ids=["no-verify-key", "older-format", "path-in-name", "older-build-record"],
+)
+def test_a_damaged_or_older_report_is_one_store_error(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    path = tmp_path / "report.json"
+    write_report(path, report())
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(StoreError) as caught:
+        read_report(path)
+    assert message in str(caught.value) and caught.value.hint
+    path.write_text("{")
+    with pytest.raises(StoreError, match="unreadable verify report"):
+        read_report(path)
+    with pytest.raises(StoreError, match="no verified archive yet"):
+        read_report(tmp_path / "missing.json")
+
+
+def test_a_build_record_of_another_format_is_a_build_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.build.json"
+    data = record("x").to_dict()
+    data.pop("format")
+    path.write_text(json.dumps(data))
+    with pytest.raises(BuildError, match="unreadable build record"):
+        type(record("x")).from_file(path)
+
+
+def test_status_of_a_report_without_its_verify_key_is_not_a_crash(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    route = plan.route("ext-a")
+    write_report(route.report, report())
+    data = json.loads(route.report.read_text())
+    del data["verify"]
+    route.report.write_text(json.dumps(data))
+    row = next(row for row in project_status(plan) if row.crate == "ext-a")
+    assert (row.exports_expected, row.verified_at) == (None, None)
+
+
+def test_the_layout_of_the_output_directory(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    assert layout.record("routed", "ext-a") == tmp_path / "archives" / "routed" / "ext-a.build.json"
+    assert layout.report("ext-a") == tmp_path / "verified" / "ext-a" / "report.json"
+    assert (layout.database, layout.audit, layout.cache("lock")) == (
+        tmp_path / ".doit.db",
+        tmp_path / "link-audit.json",
+        tmp_path / ".buildlib" / "lock",
+    )
