@@ -114,7 +114,7 @@ def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], work
     builds of it are several copies of its state.
     """
     audit = Audit()
-    problem = lto_line_problem([(entry.crate, entry.lto_passed) for entry in entries])
+    problem = lto_line_problem([(entry.name, entry.lto_passed) for entry in entries])
     if problem is not None:
         audit.conflicts.append(f"{problem.message}; {problem.hint}")
 
@@ -125,14 +125,14 @@ def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], work
         audit.std_carriers += any(crate == "std" for crate, _ in carried)
         for crate, hash_ in carried:
             if crate in workspace_crates:
-                builds.setdefault(crate, {}).setdefault(hash_, []).append(entry.crate)
+                builds.setdefault(crate, {}).setdefault(hash_, []).append(entry.name)
         seen: set[str] = set()
         for symbol, origin in entry.link_symbols.symbols:
             if symbol not in seen:  # an index may list one name for several members: the first counts
                 seen.add(symbol)
-                definers.setdefault(symbol, []).append((entry.crate, origin))
+                definers.setdefault(symbol, []).append((entry.name, origin))
 
-    exporters = {name: entry.crate for entry in entries for name in entry.exports}
+    exporters = {name: entry.name for entry in entries for name in entry.exports}
     shared: dict[tuple[str, str, tuple[str, ...]], int] = {}
     for symbol, where in definers.items():
         crates = tuple(dict.fromkeys(crate for crate, _ in where))

@@ -136,9 +136,7 @@ def run_unit(
     started = time.monotonic()
     output = CargoOutput()
     if unit.bundle is not None:
-        write_bundle(
-            unit.bundle.directory, unit.bundle.manifest, tuple(r.crate for r in unit.routes), unit.cwd / "Cargo.lock"
-        )
+        write_bundle(unit.bundle.directory, unit.bundle.manifest, unit.crates, unit.cwd / "Cargo.lock")
     started_ns = time.time_ns()
     try:
         process = subprocess.Popen(
@@ -155,7 +153,7 @@ def run_unit(
             hint="install Rust (rustup.rs) or set tool.buildlib.cargo",
         ) from e
     assert process.stdout is not None and process.stderr is not None
-    crate_names = {route.crate.lib_name: route.crate.name for route in unit.routes}
+    crate_names = {crate.lib_name: crate.name for crate in unit.crates}
     if unit.bundle is not None:
         crate_names[unit.bundle.lib_name] = f"bundle of class {unit.routing_class.name}"
     shown: set[str] = set()
@@ -200,7 +198,7 @@ def run_unit(
         reads=cargo_reads(output.units, [Path(record.artifact) for record in records], unit.cargo_root),
         target_dir=target_dir,
         extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
-        outputs=[path for route in unit.routes for path in (route.archive, route.record)],
+        outputs=[path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)],
         environ=os.environ,
         started_ns=started_ns,
     )
@@ -219,9 +217,9 @@ def _stop(process: subprocess.Popen[str], grace: float = 5.0) -> None:
 
 def _previous_records(unit: BuildUnit) -> dict[str, BuildRecord]:
     records = {}
-    for route in unit.routes:
+    for staticlib in unit.staticlibs:
         try:
-            records[route.crate.name] = BuildRecord.from_file(route.record)
+            records[staticlib.name] = BuildRecord.from_file(staticlib.record)
         except BuildError:
             continue
     return records
@@ -246,13 +244,13 @@ def install_archives(
     the previous record of the same command and toolchain is carried over.
     """
     label = label or unit.name
-    missing = [r.crate.name for r in unit.routes if unit.artifact_name(r) not in output.archives]
+    missing = [s.label for s in unit.staticlibs if s.lib_name not in output.archives]
     if missing:
         raise BuildError(
             f"{label}: cargo reported no staticlib for {', '.join(missing)}",
             hint='check [lib] crate-type includes "staticlib"',
         )
-    silent = [r.crate.name for r in unit.routes if unit.artifact_name(r) not in output.native_libs]
+    silent = [s.label for s in unit.staticlibs if s.lib_name not in output.native_libs]
     if silent:
         raise BuildError(
             f"{label}: rustc reported no native-static-libs for {', '.join(silent)}; "
@@ -262,14 +260,13 @@ def install_archives(
         )
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     records = []
-    installed: set[Path] = set()
-    for route in unit.routes:
-        lib_name = unit.artifact_name(route)
+    for staticlib in unit.staticlibs:
+        lib_name = staticlib.lib_name
         artifact = output.archives[lib_name]
-        requested = route.routing_class.lto
+        requested = staticlib.routing_class.lto
         observed = lib_name in output.lto_passed
         passed = output.lto_passed.get(lib_name)
-        before = (previous or {}).get(route.crate.name)
+        before = (previous or {}).get(staticlib.name)
         if (
             not observed
             and before is not None
@@ -279,9 +276,9 @@ def install_archives(
         ):
             observed, passed = before.lto_observed, before.lto_passed
         record = BuildRecord(
-            crate=route.crate.name,
-            routing_class=route.routing_class.name,
-            method=route.routing_class.method,
+            name=staticlib.name,
+            routing_class=staticlib.routing_class.name,
+            method=staticlib.routing_class.method,
             lto=requested,
             lto_passed=passed,
             lto_observed=observed,
@@ -298,10 +295,8 @@ def install_archives(
             built_at=built_at,
             seconds=round(seconds, 3),
         )
-        if route.archive not in installed:  # a bundle's crates share one archive
-            _fs.copy_atomic(artifact, route.archive)
-            installed.add(route.archive)
-        _fs.write_atomic(route.record, record.to_json())
+        _fs.copy_atomic(artifact, staticlib.built)
+        _fs.write_atomic(staticlib.record, record.to_json())
         records.append(record)
     return records
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from .config import ClassConfig, LtoMode
 from .errors import ConfigError
@@ -73,11 +72,11 @@ def lto_line_problem(line: Sequence[tuple[str, str | None]]) -> LtoProblem | Non
 def check_plan(plan: Plan) -> list[str]:
     """Raise ConfigError for LTO combinations that cannot link; return warnings for ignored settings."""
     lto_routes = [(r, effective_lto(r.routing_class, r.crate)) for r in plan.routes]
-    # One item per archive: the crates of a bundle share theirs.
-    archives: dict[Path, tuple[list[str], LtoMode, ClassConfig]] = {}
-    for route, mode in lto_routes:
-        archives.setdefault(route.archive, ([], mode, route.routing_class))[0].append(route.crate.name)
-    line = {"+".join(crates): (mode, routing_class) for crates, mode, routing_class in archives.values()}
+    # One item per archive: a bundle's crates share theirs, built one way.
+    line = {
+        staticlib.label: (effective_lto(staticlib.routing_class, staticlib.crates[0]), staticlib.routing_class)
+        for staticlib in plan.staticlibs
+    }
     problem = lto_line_problem([(label, mode) for label, (mode, _) in line.items()])
     if problem is not None:
         culprit = line[problem.culprit][1]

@@ -66,19 +66,15 @@ def planned_link_line(plan: Plan) -> list[str]:
     """
     libs: list[Sequence[str]] = []
     archives: list[Path] = []
-    seen: set[str] = set()
-    for route in plan.routes:
+    for staticlib in plan.staticlibs:
         try:
-            report = read_report(route.report)
+            report = read_report(staticlib.report)
         except StoreError:
-            libs.append([f"<native-static-libs of {route.crate.name}: not verified yet>"])
-            archives.append(route.verified_archive)
+            libs.append([f"<native-static-libs of {staticlib.name}: not verified yet>"])
+            archives.append(staticlib.verified_archive)
             continue
-        if report.archive_sha256 in seen:
-            continue  # a bundle's crates share one archive
-        seen.add(report.archive_sha256)
         libs.append(report.native_static_libs)
-        archives.append(route.report.parent / report.archive_file)
+        archives.append(staticlib.report.parent / report.archive_file)
     return link_command(plan, archives, merge_native_libs(libs), plan.program)
 
 
@@ -108,7 +104,7 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
         sys.stderr.write(f"... {len(lines) - _SHOWN_LINES} more lines in {log}\n")
     if result.returncode != 0:
         temp.unlink(missing_ok=True)
-        providers = {name: entry.crate for entry in entries for name in entry.exports}
+        providers = {name: entry.name for entry in entries for name in entry.exports}
         missing = [
             f"  {name}: "
             + (f"expected from {providers[name]}" if name in providers else "no crate in the plan exports it")

@@ -21,15 +21,34 @@ from .workspace import Crate, Workspace
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Staticlib:
+    """One static archive on the link line: the crates it carries (one crate, or every member of a
+    bundle), built by one cargo call, recorded, verified against all its crates' exports and
+    stored once."""
+
+    name: str  # its crate's name, or its bundle class's: names its verify task and its store entry
+    lib_name: str  # the library target cargo builds it as
+    crates: tuple[Crate, ...]
+    routing_class: ClassConfig
+    built: Path  # where the build puts it, beside its record
+    record: Path
+    verified_archive: Path  # the store's stable path (a symlink to the content-addressed copy)
+    report: Path
+
+    @property
+    def label(self) -> str:
+        """How messages name it: the crate, or the bundle and its crates."""
+        names = [crate.name for crate in self.crates]
+        return self.name if names == [self.name] else f"{self.name} ({', '.join(names)})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Route:
-    """An ext crate, its routing class, and where its files live."""
+    """An ext crate, its routing class, and the staticlib that carries it."""
 
     crate: Crate
     routing_class: ClassConfig
-    archive: Path
-    record: Path
-    verified_archive: Path
-    report: Path
+    staticlib: Staticlib
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -43,11 +62,11 @@ class Bundle:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BuildUnit:
-    """One cargo call, producing the archives of one or more routes."""
+    """One cargo call, producing one or more staticlibs."""
 
     name: str
     routing_class: ClassConfig
-    routes: tuple[Route, ...]
+    staticlibs: tuple[Staticlib, ...]
     command: tuple[str, ...]
     # Variables set (or, with None, removed) in cargo's environment, over the user's.
     env: tuple[tuple[str, str | None], ...]
@@ -74,16 +93,17 @@ class BuildUnit:
         """The directory of the manifest cargo builds: rustc's relative paths start there."""
         return Path(self.command[self.command.index("--manifest-path") + 1]).parent
 
-    def artifact_name(self, route: Route) -> str:
-        """The library target whose archive cargo reports for ``route``."""
-        return self.bundle.lib_name if self.bundle else route.crate.lib_name
+    @property
+    def crates(self) -> tuple[Crate, ...]:
+        return tuple(crate for staticlib in self.staticlibs for crate in staticlib.crates)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Plan:
     config: ProjectConfig
     workspace: Workspace
-    routes: tuple[Route, ...]
+    routes: tuple[Route, ...]  # every ext crate, in link order
+    staticlibs: tuple[Staticlib, ...]  # the archives that carry them, in link order
     units: tuple[BuildUnit, ...]
     toolchain: Toolchain
     warnings: tuple[str, ...] = ()
@@ -118,18 +138,24 @@ def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain,
     cargoenv.check_target_rustflags(workspace.root, environ)
     routes = _route_crates(config, workspace)
     units = []
+    staticlibs = tuple(dict.fromkeys(route.staticlib for route in routes))
     for routing_class in config.classes:
-        members = tuple(r for r in routes if r.routing_class is routing_class)
+        members = tuple(s for s in staticlibs if s.routing_class is routing_class)
         if not members:
             continue
         if routing_class.method in ("together", "bundle"):
             units.append(_unit(config, workspace, toolchain, environ, routing_class.name, routing_class, members))
         else:
-            units.extend(
-                _unit(config, workspace, toolchain, environ, r.crate.name, routing_class, (r,)) for r in members
-            )
+            units.extend(_unit(config, workspace, toolchain, environ, s.name, routing_class, (s,)) for s in members)
     _check_unique_unit_names(config, units)
-    return Plan(config=config, workspace=workspace, routes=routes, units=tuple(units), toolchain=toolchain)
+    return Plan(
+        config=config,
+        workspace=workspace,
+        routes=routes,
+        staticlibs=staticlibs,
+        units=tuple(units),
+        toolchain=toolchain,
+    )
 
 
 def _check_crate_name(file: str, key: str, name: str, workspace: Workspace, *, ext: bool) -> None:
@@ -170,7 +196,7 @@ def _memberships(config: ProjectConfig, workspace: Workspace) -> dict[str, list[
 
 def _route_crates(config: ProjectConfig, workspace: Workspace) -> tuple[Route, ...]:
     file = str(config.file)
-    by_class: dict[str, list[Route]] = {c.name: [] for c in config.classes}
+    by_class: dict[str, list[Crate]] = {c.name: [] for c in config.classes}
     for crate_name, claims in _memberships(config, workspace).items():
         if len(claims) > 1:
             reasons = "; ".join(f"{c.name}: {why}" for c, why in claims)
@@ -191,29 +217,43 @@ def _route_crates(config: ProjectConfig, workspace: Workspace) -> tuple[Route, .
                 f"ext crate {crate_name!r} is in no class and no default class is set",
                 hint=f"add it to a class's crates, or set default-class to one of: {', '.join(by_class)}",
             )
-        by_class[routing_class.name].append(_route(config, workspace.crate(crate_name), routing_class))
+        by_class[routing_class.name].append(workspace.crate(crate_name))
 
     # Link order: classes in file order; within a class, its list order, then the rest in workspace order.
     ordered: list[Route] = []
     for routing_class in config.classes:
         rank = {name: i for i, name in enumerate(routing_class.crates)}
-        members = by_class[routing_class.name]
-        ordered.extend(sorted(members, key=lambda r: rank.get(r.crate.name, len(rank))))
+        members = sorted(by_class[routing_class.name], key=lambda c: rank.get(c.name, len(rank)))
+        if routing_class.method == "bundle" and members:
+            # Every crate of a bundle class is in the one bundle archive.
+            shared = _staticlib(config, routing_class, routing_class.name, bundle.lib_name(routing_class), members)
+            ordered.extend(Route(crate=c, routing_class=routing_class, staticlib=shared) for c in members)
+        else:
+            ordered.extend(
+                Route(
+                    crate=c,
+                    routing_class=routing_class,
+                    staticlib=_staticlib(config, routing_class, c.name, c.lib_name, [c]),
+                )
+                for c in members
+            )
     return tuple(ordered)
 
 
-def _route(config: ProjectConfig, crate: Crate, routing_class: ClassConfig) -> Route:
+def _staticlib(
+    config: ProjectConfig, routing_class: ClassConfig, name: str, lib_name: str, crates: list[Crate]
+) -> Staticlib:
     layout = Layout(config.out_dir)
-    verified = layout.verified(crate.name)
-    # Every crate of a bundle class is in the one bundle archive.
-    archive_name = f"lib{bundle.lib_name(routing_class)}.a" if routing_class.method == "bundle" else crate.archive_name
-    return Route(
-        crate=crate,
+    file_name = f"lib{lib_name}.a"
+    return Staticlib(
+        name=name,
+        lib_name=lib_name,
+        crates=tuple(crates),
         routing_class=routing_class,
-        archive=layout.archives(routing_class.name) / archive_name,
-        record=layout.record(routing_class.name, crate.name),
-        verified_archive=verified / archive_name,
-        report=layout.report(crate.name),
+        built=layout.archives(routing_class.name) / file_name,
+        record=layout.record(routing_class.name, name),
+        verified_archive=layout.verified(name) / file_name,
+        report=layout.report(name),
     )
 
 
@@ -276,9 +316,9 @@ def _unit(
     environ: Mapping[str, str],
     name: str,
     routing_class: ClassConfig,
-    routes: tuple[Route, ...],
+    staticlibs: tuple[Staticlib, ...],
 ) -> BuildUnit:
-    crates = tuple(r.crate for r in routes)
+    crates = tuple(crate for staticlib in staticlibs for crate in staticlib.crates)
     command, env = cargo_command(config, workspace, routing_class, crates, environ)
     spec = None
     if routing_class.method == "bundle":
@@ -289,7 +329,7 @@ def _unit(
     return BuildUnit(
         name=name,
         routing_class=routing_class,
-        routes=routes,
+        staticlibs=staticlibs,
         command=command,
         env=env,
         cwd=workspace.root,

@@ -136,7 +136,7 @@ class Project:
         Raises ConfigError for a crate that is not an ext crate of the project.
         """
         try:
-            return self.plan.route(crate).verified_archive
+            return self.plan.route(crate).staticlib.verified_archive
         except KeyError:
             known = ", ".join(route.crate.name for route in self.plan.routes)
             raise ConfigError(

@@ -18,8 +18,8 @@ from . import _fs
 from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
-RECORD_FORMAT = 2
-REPORT_FORMAT = "4"
+RECORD_FORMAT = 3
+REPORT_FORMAT = "5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +32,18 @@ class Layout:
         """Where a class's archives, build records and inputs documents go."""
         return self.root / "archives" / routing_class
 
-    def record(self, routing_class: str, crate: str) -> Path:
-        return self.archives(routing_class) / f"{crate}.build.json"
+    def record(self, routing_class: str, staticlib: str) -> Path:
+        return self.archives(routing_class) / f"{staticlib}.build.json"
 
     def inputs(self, routing_class: str, unit: str) -> Path:
         return self.archives(routing_class) / f"{unit}.inputs.json"
 
-    def verified(self, crate: str) -> Path:
-        """A crate's entry in the verified store: its content-addressed archives and report."""
-        return self.root / "verified" / crate
+    def verified(self, staticlib: str) -> Path:
+        """A staticlib's entry in the verified store: its content-addressed archive and report."""
+        return self.root / "verified" / staticlib
 
-    def report(self, crate: str) -> Path:
-        return self.verified(crate) / "report.json"
+    def report(self, staticlib: str) -> Path:
+        return self.verified(staticlib) / "report.json"
 
     def program(self, name: str) -> Path:
         return self.root / "bin" / name
@@ -72,9 +72,9 @@ class Layout:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BuildRecord:
-    """What one build of one archive was: written next to the archive as JSON."""
+    """What one build of one staticlib was: written next to the archive as JSON."""
 
-    crate: str
+    name: str  # the staticlib's: its crate, or its bundle class
     routing_class: str
     method: str
     lto: str
@@ -157,7 +157,8 @@ class VerifyReport:
     Its rename into place is the store's commit point (``store.promote``).
     """
 
-    crate: str
+    name: str  # the staticlib's
+    crates: tuple[str, ...]  # the crates it carries
     routing_class: str
     verified_at: str
     archive_file: str  # the content-addressed archive's file name, beside the report
@@ -184,7 +185,8 @@ class VerifyReport:
     def to_json(self) -> bytes:
         data = {
             "format": REPORT_FORMAT,
-            "crate": self.crate,
+            "name": self.name,
+            "crates": list(self.crates),
             "class": self.routing_class,
             "verified_at": self.verified_at,
             "archive_file": self.archive_file,
@@ -222,7 +224,8 @@ def read_report(path: Path) -> VerifyReport:
             raise ValueError(f"archive_file {name!r} is not a file name")
         identity = [int(n) for n in data["archive_identity"]]
         return VerifyReport(
-            crate=str(data["crate"]),
+            name=str(data["name"]),
+            crates=tuple(str(crate) for crate in data["crates"]),
             routing_class=str(data["class"]),
             verified_at=str(data["verified_at"]),
             archive_file=name,

@@ -34,11 +34,11 @@ class CrateStatus:
 
 def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
     try:
-        record: BuildRecord | None = BuildRecord.from_file(route.record)
+        record: BuildRecord | None = BuildRecord.from_file(route.staticlib.record)
     except BuildError:
         record = None
     try:
-        report: VerifyReport | None = read_report(route.report)
+        report: VerifyReport | None = read_report(route.staticlib.report)
     except StoreError:
         report = None  # not verified yet, or verified by another buildlib: the next run verifies it
     return CrateStatus(
@@ -60,8 +60,8 @@ def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
 
 def project_status(plan: Plan) -> list[CrateStatus]:
     """One row per ext crate, in link order."""
-    unit_of = {route.crate.name: unit for unit in plan.units for route in unit.routes}
-    return [crate_status(route, unit_of[route.crate.name]) for route in plan.routes]
+    unit_of = {staticlib: unit for unit in plan.units for staticlib in unit.staticlibs}
+    return [crate_status(route, unit_of[route.staticlib]) for route in plan.routes]
 
 
 def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]:

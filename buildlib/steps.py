@@ -16,14 +16,15 @@ from .archive import read_archive
 from .audit import audit_line, link_symbols
 from .build import run_unit
 from .errors import LinkError, VerifyFailed
-from .exports import scan_crate, scan_files
+from .exports import ExportScan, scan_crate, scan_files
 from .link import run_link
 from .names import TaskNames
-from .plan import BuildUnit, Plan, Route
+from .plan import BuildUnit, Plan, Staticlib
 from .records import BuildRecord, write_audit
 from .status import project_status, status_table
-from .store import StoreEntry, load_entry, merge_shared, promote
+from .store import StoreEntry, load_entry, promote
 from .verify import format_failures, verify_archive
+from .workspace import Crate
 
 
 def build_step(plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
@@ -39,7 +40,7 @@ def build_step(plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = s
         out=out,
     )
     for record in records:
-        out.write(f"{label}: {record.crate} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
+        out.write(f"{label}: {record.name} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
     return records
 
 
@@ -53,33 +54,46 @@ def describe_lto(record: BuildRecord) -> str:
     return f"lto={record.lto} NOT applied: cargo passed {passed}"
 
 
-def crate_sources(record: BuildRecord, route: Route) -> list[Path]:
+def crate_sources(record: BuildRecord, crate: Crate) -> list[Path]:
     """The crate's own Rust files among those cargo compiled into the archive (dep-info).
 
     Path dependencies' files are left out: their exports are expected of their own crates.
     """
-    root = route.crate.manifest_dir
+    root = crate.manifest_dir
     return sorted(path for path in map(Path, record.sources) if path.suffix == ".rs" and path.is_relative_to(root))
 
 
-def verify_step(route: Route, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:
-    """Verify the freshly built archive of ``route`` and promote it into the store.
+def expected_exports(record: BuildRecord, staticlib: Staticlib) -> ExportScan:
+    """What every crate the staticlib carries exports, from the sources its build compiled
+    (before cargo recorded any, from each crate's source tree)."""
+    if not record.sources:
+        scans = [scan_crate(crate.src_path) for crate in staticlib.crates]
+        return ExportScan(
+            exports=tuple(e for scan in scans for e in scan.exports),
+            undecided=tuple(u for scan in scans for u in scan.undecided),
+        )
+    return scan_files(sorted({path for crate in staticlib.crates for path in crate_sources(record, crate)}))
+
+
+def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:
+    """Verify the freshly built ``staticlib`` against all its crates' exports and promote it into
+    the store.
 
     Raises VerifyFailed naming each export that cannot link and why; the
-    store's previous entry for the crate is left as it was.
+    store's previous entry is left as it was.
     """
     started = time.monotonic()
-    record = BuildRecord.from_file(route.record)
-    scan = scan_files(crate_sources(record, route)) if record.sources else scan_crate(route.crate.src_path)
-    archive = read_archive(route.archive)
+    label = names.verify(staticlib.name)
+    record = BuildRecord.from_file(staticlib.record)
+    scan = expected_exports(record, staticlib)
+    archive = read_archive(staticlib.built)
     result = verify_archive(archive, scan.names)
     if not result.ok:
         raise VerifyFailed(
-            format_failures(names.verify(route.crate.name), result),
+            format_failures(label, result),
             hint="the previous verified archive, if any, is kept; the link will not run",
         )
-    entry = promote(route, record, result, scan, link_symbols(archive))
-    label = names.verify(route.crate.name)
+    entry = promote(staticlib, record, result, scan, link_symbols(archive))
     out.write(f"{label}: {len(result.symbols)} exports ok in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:
         out.write(f"{label}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")
@@ -87,29 +101,27 @@ def verify_step(route: Route, names: TaskNames, *, out: TextIO = sys.stderr) -> 
 
 
 def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None:
-    """Link the host program from the store entry of every route, in plan order.
+    """Link the host program from the store entry of every staticlib, in plan order.
 
-    Refuses when a crate's current build is not the verified one, or when the
+    Refuses when a staticlib's current build is not the verified one, or when the
     duplicate-definition audit finds a real conflict. Raises BuildlibError.
     """
     entries = [
-        load_entry(route, hint=f"verify it again: {names.again(names.verify(route.crate.name))}")
-        for route in plan.routes
+        load_entry(staticlib, hint=f"verify it again: {names.again(names.verify(staticlib.name))}")
+        for staticlib in plan.staticlibs
     ]
-    for route, entry in zip(plan.routes, entries, strict=True):
-        current = BuildRecord.from_file(route.record)
+    for staticlib, entry in zip(plan.staticlibs, entries, strict=True):
+        current = BuildRecord.from_file(staticlib.record)
         if current.built_at != entry.built_at:
+            verify = names.verify(staticlib.name)
             raise LinkError(
-                f"{names.link}: {route.crate.name}: its current build ({current.built_at}) is not verified; "
+                f"{names.link}: {staticlib.label}: its current build ({current.built_at}) is not verified; "
                 f"the store holds the build of {entry.built_at}",
-                hint=f"run: {names.run(names.verify(route.crate.name))} (or {names.run(names.link)}, which runs it first)",
+                hint=f"run: {names.run(verify)} (or {names.run(names.link)}, which runs it first)",
             )
-    line = merge_shared(entries)
-    # The library each archive is the staticlib of: a bundle's for its crates, else the crate's own.
-    own_lib = {route.crate.name: unit.artifact_name(route) for unit in plan.units for route in unit.routes}
     audit = audit_line(
-        line,
-        lib_names={entry.crate: own_lib[entry.crate.split("+")[0]] for entry in line},
+        entries,
+        lib_names={staticlib.name: staticlib.lib_name for staticlib in plan.staticlibs},
         workspace_crates=frozenset(crate.lib_name for crate in plan.workspace.crates),
     )
     audit_file = write_audit(plan.layout, dataclasses.asdict(audit))
@@ -124,6 +136,10 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
             ),
             hint=f"details in {audit_file}",
         )
-    program = run_link(plan, line, label=names.link)
+    program = run_link(plan, entries, label=names.link)
     out.write("".join(f"{row}\n" for row in status_table(project_status(plan), summary=True)))
-    out.write(f"{names.link}: {program} from {len(line)} verified archives of {len(entries)} crates\n")
+    archives, crates = len(entries), len(plan.routes)
+    out.write(
+        f"{names.link}: {program} from {archives} verified archive{'s' * (archives != 1)} "
+        f"of {crates} crate{'s' * (crates != 1)}\n"
+    )

@@ -10,7 +10,6 @@ otherwise rewrite the verified one with it. The link reads only store entries, a
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from . import _fs
 from .errors import StoreError
-from .plan import Route
+from .plan import Staticlib
 from .records import BuildRecord, LinkSymbols, VerifyReport, read_report, write_report
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StoreEntry:
-    crate: str
+    name: str  # the staticlib's: its crate, or its bundle class
     archive: Path
     report: Path
     native_static_libs: tuple[str, ...]
@@ -41,11 +40,11 @@ class StoreEntry:
     link_symbols: LinkSymbols  # what the link audit needs, read when it was verified
 
 
-def _entry(route: Route, report: VerifyReport) -> StoreEntry:
+def _entry(staticlib: Staticlib, report: VerifyReport) -> StoreEntry:
     return StoreEntry(
-        crate=route.crate.name,
-        archive=route.report.parent / report.archive_file,
-        report=route.report,
+        name=staticlib.name,
+        archive=staticlib.report.parent / report.archive_file,
+        report=staticlib.report,
         native_static_libs=report.native_static_libs,
         sha256=report.archive_sha256,
         exports=report.exports,
@@ -64,18 +63,19 @@ def file_sha256(path: Path) -> str:
 
 
 def promote(
-    route: Route, record: BuildRecord, result: VerifyResult, scan: ExportScan, symbols: LinkSymbols
+    staticlib: Staticlib, record: BuildRecord, result: VerifyResult, scan: ExportScan, symbols: LinkSymbols
 ) -> StoreEntry:
     """Commit a verified archive and its report into the store; the previous entry stays whole until the report rename.
 
     Raises StoreError when the built archive changed while it was copied.
     """
-    target = route.verified_archive
-    archive, sha256 = _fs.copy_content_addressed(route.archive, target.parent, target.stem, target.suffix)
+    target = staticlib.verified_archive
+    archive, sha256 = _fs.copy_content_addressed(staticlib.built, target.parent, target.stem, target.suffix)
     stat = archive.stat()
     report = VerifyReport(
-        crate=route.crate.name,
-        routing_class=route.routing_class.name,
+        name=staticlib.name,
+        crates=tuple(crate.name for crate in staticlib.crates),
+        routing_class=staticlib.routing_class.name,
         verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         archive_file=archive.name,
         archive_sha256=sha256,
@@ -87,54 +87,39 @@ def promote(
         verify=result.to_dict(),
         link_symbols=symbols,
     )
-    write_report(route.report, report)  # the commit point
-    _fs.symlink_atomic(archive.name, route.verified_archive)
-    for stale in route.verified_archive.parent.glob(f"{route.verified_archive.stem}-*.a"):
+    write_report(staticlib.report, report)  # the commit point
+    _fs.symlink_atomic(archive.name, staticlib.verified_archive)
+    for stale in staticlib.verified_archive.parent.glob(f"{staticlib.verified_archive.stem}-*.a"):
         if stale != archive:
             stale.unlink(missing_ok=True)
-    return _entry(route, report)
+    return _entry(staticlib, report)
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def load_entry(route: Route, *, hint: str) -> StoreEntry:
-    """The store entry of ``route``, checked against its report; ``hint`` says how to verify it again.
+def load_entry(staticlib: Staticlib, *, hint: str) -> StoreEntry:
+    """The store entry of ``staticlib``, checked against its report; ``hint`` says how to verify it again.
 
     Raises StoreError when the entry is missing, unreadable, from another buildlib,
     or its archive is not the one that was verified.
     """
     try:
-        report = read_report(route.report)
+        report = read_report(staticlib.report)
     except StoreError as e:
-        raise StoreError(f"{route.crate.name}: {e}", hint=hint) from e
-    entry = _entry(route, report)
+        raise StoreError(f"{staticlib.label}: {e}", hint=hint) from e
+    entry = _entry(staticlib, report)
     try:
         if _identity(entry.archive.stat()) == report.archive_identity:
             return entry
         actual = file_sha256(entry.archive)
     except OSError as e:
         raise StoreError(
-            f"{route.crate.name}: verified archive {entry.archive} is unreadable: {e.strerror}", hint=hint
+            f"{staticlib.label}: verified archive {entry.archive} is unreadable: {e.strerror}", hint=hint
         ) from e
     if actual != entry.sha256:
         raise StoreError(
-            f"{route.crate.name}: {entry.archive} is not the archive that was verified (sha256 differs)", hint=hint
+            f"{staticlib.label}: {entry.archive} is not the archive that was verified (sha256 differs)", hint=hint
         )
     return entry
-
-
-def merge_shared(entries: list[StoreEntry]) -> list[StoreEntry]:
-    """One entry per distinct archive, in first-seen order: the crates of a bundle share one archive,
-    which goes on the link line once, as ``crate-a+crate-b``, with every crate's exports."""
-    merged: dict[str, StoreEntry] = {}
-    for entry in entries:
-        first = merged.get(entry.sha256)
-        if first is None:
-            merged[entry.sha256] = entry
-        else:
-            merged[entry.sha256] = dataclasses.replace(
-                first, crate=f"{first.crate}+{entry.crate}", exports=first.exports + entry.exports
-            )
-    return list(merged.values())

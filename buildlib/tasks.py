@@ -22,7 +22,7 @@ from .errors import user_message
 from .freshness import why_stale
 from .link import planned_link_line
 from .names import TaskNames
-from .plan import BuildUnit, Plan, Route
+from .plan import BuildUnit, Plan, Staticlib
 from .records import RECORD_FORMAT, REPORT_FORMAT, Layout
 
 TaskDict = dict[str, Any]
@@ -54,10 +54,10 @@ def _build(plan: Plan, unit: BuildUnit, names: TaskNames) -> None:
     build_step(plan, unit, names)
 
 
-def _verify(route: Route, names: TaskNames) -> None:
+def _verify(staticlib: Staticlib, names: TaskNames) -> None:
     from .steps import verify_step
 
-    verify_step(route, names)
+    verify_step(staticlib, names)
 
 
 def _link(plan: Plan, names: TaskNames) -> None:
@@ -105,16 +105,15 @@ def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
         "doc": "build every ext crate's staticlib with its class's cargo profile",
     }
     for unit in plan.units:
-        crates = ", ".join(route.crate.name for route in unit.routes)
+        crates = ", ".join(crate.name for crate in unit.crates)
         yield {
             "basename": basename,
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
             "actions": [_as_action(partial(_build, plan, unit, names), "build_step")],
             # No file_dep: the inputs are what the last build recorded (freshness), compared below.
-            # dict.fromkeys: a bundle's crates share one archive, which is one target.
             "targets": [
-                *dict.fromkeys(str(path) for route in unit.routes for path in (route.archive, route.record)),
+                *(str(path) for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)),
                 str(unit.inputs),
             ],
             "uptodate": [_UnitFresh(unit)],
@@ -129,20 +128,31 @@ def verify_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
         "name": None,
         "doc": "prove each archive exports its crate's #[no_mangle] symbols, then promote it to the verified store",
     }
-    for route in plan.routes:
+    for staticlib in plan.staticlibs:
         yield {
             "basename": basename,
-            "name": route.crate.name,
-            "doc": f"verify {route.crate.archive_name} from its bytes and promote it to {route.verified_archive.parent}",
-            "actions": [_as_action(partial(_verify, route, names), "verify_step")],
+            "name": staticlib.name,
+            "doc": f"verify {staticlib.built.name} ({', '.join(c.name for c in staticlib.crates)}) from its bytes "
+            f"and promote it to {staticlib.verified_archive.parent}",
+            "actions": [_as_action(partial(_verify, staticlib, names), "verify_step")],
             # The record changes with every build, and names the sources the expectations come from.
-            "file_dep": [str(route.archive), str(route.record)],
-            "targets": [str(route.verified_archive), str(route.report)],
+            "file_dep": [str(staticlib.built), str(staticlib.record)],
+            "targets": [str(staticlib.verified_archive), str(staticlib.report)],
             # The symlink resolves only while the report's archive exists; the format version
             # re-verifies entries an older buildlib wrote.
-            "uptodate": [_EntryPresent(route)],
-            "clean": [(shutil.rmtree, [str(route.report.parent)], {"ignore_errors": True})],
+            "uptodate": [_EntryPresent(staticlib)],
+            "clean": [(shutil.rmtree, [str(staticlib.report.parent)], {"ignore_errors": True})],
         }
+    # A bundle is verified once, as a whole; `verify:<crate>` still names each of its crates.
+    for route in plan.routes:
+        if route.staticlib.name != route.crate.name:
+            yield {
+                "basename": basename,
+                "name": route.crate.name,
+                "doc": f"verify {route.crate.name}'s exports in its bundle ({names.verify(route.staticlib.name)})",
+                "actions": None,
+                "task_dep": [names.verify(route.staticlib.name)],
+            }
 
 
 class _Saved:
@@ -180,12 +190,12 @@ class _UnitFresh(_Saved):
 class _EntryPresent(_Saved):
     """The store entry was written by this store format, and its symlink resolves (the report's archive exists)."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, staticlib: Staticlib) -> None:
         super().__init__(REPORT_FORMAT)
-        self.route = route
+        self.staticlib = staticlib
 
     def check(self) -> bool:
-        return self.route.verified_archive.exists()
+        return self.staticlib.verified_archive.exists()
 
 
 class _LinkLine:
@@ -210,10 +220,10 @@ def link_task(plan: Plan, names: TaskNames) -> TaskDict:
         "file_dep": [
             *(str(source) for source in host.sources),
             # A report names its archive by content hash: it changes whenever the archive does.
-            *(str(route.report) for route in plan.routes),
+            *(str(staticlib.report) for staticlib in plan.staticlibs),
         ],
         "targets": [str(plan.program)],
-        "uptodate": [config_changed(repr((host.cc, host.cflags, host.ldflags, [r.crate.name for r in plan.routes])))],
+        "uptodate": [config_changed(repr((host.cc, host.cflags, host.ldflags, [s.name for s in plan.staticlibs])))],
         "clean": True,
     }
 

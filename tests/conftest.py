@@ -269,7 +269,7 @@ def plan_for(tmp_path: Path, environ: dict[str, str] | None = None, **overrides:
 def record(crate: str, **fields: Any) -> BuildRecord:
     """A build record as a staticlib build of ``crate`` writes it; ``fields`` override."""
     values: dict[str, Any] = {
-        "crate": crate,
+        "name": crate,
         "routing_class": "routed",
         "method": "staticlib",
         "lto": "off",

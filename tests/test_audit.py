@@ -33,7 +33,7 @@ def archive(tmp_path: Path, crate: str, *members: tuple[str, str]) -> Path:
 
 def entry(crate: str, path: Path, exports: tuple[str, ...], lto: str | None = "off") -> StoreEntry:
     return StoreEntry(
-        crate=crate,
+        name=crate,
         archive=path,
         report=path,
         native_static_libs=(),

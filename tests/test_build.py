@@ -51,11 +51,11 @@ def test_install_copies_each_archive_with_a_record(tmp_path: Path) -> None:
         output.archives[crate] = artifact
         output.native_libs[crate] = ("-lc",)
     records = install_archives(unit, output, 1.5)
-    assert [r.crate for r in records] == ["ext-c", "ext-d"]
-    route = unit.routes[0]
-    assert route.archive.read_bytes() == b"!<arch>\next_c"
-    assert route.archive.stat().st_ino != (tmp_path / "libext_c.a").stat().st_ino
-    record = BuildRecord.from_file(route.record)
+    assert [r.name for r in records] == ["ext-c", "ext-d"]
+    staticlib = unit.staticlibs[0]
+    assert staticlib.built.read_bytes() == b"!<arch>\next_c"
+    assert staticlib.built.stat().st_ino != (tmp_path / "libext_c.a").stat().st_ino
+    record = BuildRecord.from_file(staticlib.record)
     assert record == records[0]
     assert (record.routing_class, record.lto, record.native_static_libs) == ("shared", "thin", ("-lc",))
     assert record.command == unit.command
@@ -64,26 +64,26 @@ def test_install_copies_each_archive_with_a_record(tmp_path: Path) -> None:
 def test_install_refuses_when_an_archive_is_missing_and_keeps_the_old_ones(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
     unit = plan.units[-1]
-    unit.routes[0].archive.parent.mkdir(parents=True)
-    unit.routes[0].archive.write_bytes(b"old")
+    unit.staticlibs[0].built.parent.mkdir(parents=True)
+    unit.staticlibs[0].built.write_bytes(b"old")
     output = CargoOutput(archives={"ext_c": tmp_path / "new.a"})
     with pytest.raises(BuildError, match="cargo reported no staticlib for ext-d"):
         install_archives(unit, output, 1.0)
-    assert unit.routes[0].archive.read_bytes() == b"old"
+    assert unit.staticlibs[0].built.read_bytes() == b"old"
 
 
 def test_a_staticlib_without_native_static_libs_is_refused_and_the_old_archive_kept(tmp_path: Path) -> None:
     """A build record never has empty native-static-libs: the link would lack the system libraries."""
     unit = plan_for(tmp_path).units[-1]
-    unit.routes[0].archive.parent.mkdir(parents=True)
-    unit.routes[0].archive.write_bytes(b"old")
+    unit.staticlibs[0].built.parent.mkdir(parents=True)
+    unit.staticlibs[0].built.write_bytes(b"old")
     output = CargoOutput(native_libs={"ext_c": ("-lc",)})
     for crate in ("ext_c", "ext_d"):
         output.archives[crate] = tmp_path / f"lib{crate}.a"
         output.archives[crate].write_bytes(b"!<arch>\n")
     with pytest.raises(BuildError, match="rustc reported no native-static-libs for ext-d"):
         install_archives(unit, output, 1.0)
-    assert unit.routes[0].archive.read_bytes() == b"old"
+    assert unit.staticlibs[0].built.read_bytes() == b"old"
 
 
 def test_unreadable_record_is_a_build_error(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> No
         output.archives[crate].write_bytes(b"!<arch>\n")
         output.native_libs[crate] = ("-lc",)
     (tmp_path / "libext_c.d").write_text(f"{tmp_path}/libext_c.a: /ws/ext-c/src/lib.rs\n")
-    by_crate = {r.crate: r for r in install_archives(unit, output, 1.0)}
+    by_crate = {r.name: r for r in install_archives(unit, output, 1.0)}
     assert (by_crate["ext-c"].lto_passed, by_crate["ext-c"].lto_applied) == (None, False)
     assert (by_crate["ext-d"].lto_passed, by_crate["ext-d"].lto_applied) == ("thin", True)
     assert by_crate["ext-c"].sources == ("/ws/ext-c/src/lib.rs",)
@@ -168,4 +168,4 @@ def test_expectations_come_from_the_crates_own_compiled_sources(tmp_path: Path) 
     other = tmp_path / "ws" / "rt" / "src" / "lib.rs"
     sources = (str(src / "lib.rs"), str(src / "net.rs"), str(other), str(route.crate.manifest_dir / "data.txt"))
     compiled = record("ext-c", sources=sources)
-    assert crate_sources(compiled, route) == [src / "lib.rs", src / "net.rs"]
+    assert crate_sources(compiled, route.crate) == [src / "lib.rs", src / "net.rs"]

@@ -16,7 +16,7 @@ from .conftest import TOOLCHAIN, compile_c, config_data, make_ar, plan_for, work
 
 def entry(crate: str, archive: Path, *exports: str) -> StoreEntry:
     return StoreEntry(
-        crate=crate,
+        name=crate,
         archive=archive,
         report=archive.parent / "report.json",
         native_static_libs=("-lc",),
@@ -53,7 +53,7 @@ def test_link_command_order(tmp_path: Path) -> None:
 def test_planned_line_lists_every_route_even_before_verification(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
     line = planned_link_line(plan)
-    assert [arg for arg in line if arg.endswith(".a")] == [str(route.verified_archive) for route in plan.routes]
+    assert [arg for arg in line if arg.endswith(".a")] == [str(s.verified_archive) for s in plan.staticlibs]
     assert "<native-static-libs of ext-b: not verified yet>" in line
 
 

@@ -67,9 +67,9 @@ def cargo_oracle(project: Project) -> tuple[list[str], dict[str, int]]:
     stale: list[str] = []
     compiled: dict[str, int] = {}
     for unit in plan.units:
-        record = json.loads(unit.routes[0].record.read_text())
+        record = json.loads(unit.staticlibs[0].record.read_text())
         compiled[unit.name] = record["units_compiled"]
-        assert all(json.loads(r.record.read_text())["native_static_libs"] for r in unit.routes)
+        assert all(json.loads(s.record.read_text())["native_static_libs"] for s in unit.staticlibs)
         result = subprocess.run(
             record["command"],
             cwd=record["cwd"],

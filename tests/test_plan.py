@@ -27,7 +27,7 @@ def test_routes_follow_class_order_then_list_order_then_default_members(tmp_path
 
 def test_staticlib_class_has_one_unit_per_crate_and_together_one_per_class(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
-    assert [(u.name, [r.crate.name for r in u.routes]) for u in plan.units] == [
+    assert [(u.name, [c.name for c in u.crates]) for u in plan.units] == [
         ("ext-b", ["ext-b"]),
         ("ext-a", ["ext-a"]),
         ("ext-e", ["ext-e"]),
@@ -60,12 +60,12 @@ def test_together_command_builds_all_class_crates_in_one_call(tmp_path: Path) ->
 
 def test_outputs_are_separated_by_class_and_by_crate(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
-    route = plan.route("ext-c")
+    staticlib = plan.route("ext-c").staticlib
     out = tmp_path / "build"
-    assert route.archive == out / "archives" / "shared" / "libext_c.a"
-    assert route.record == out / "archives" / "shared" / "ext-c.build.json"
-    assert route.verified_archive == out / "verified" / "ext-c" / "libext_c.a"
-    assert route.report == out / "verified" / "ext-c" / "report.json"
+    assert staticlib.built == out / "archives" / "shared" / "libext_c.a"
+    assert staticlib.record == out / "archives" / "shared" / "ext-c.build.json"
+    assert staticlib.verified_archive == out / "verified" / "ext-c" / "libext_c.a"
+    assert staticlib.report == out / "verified" / "ext-c" / "report.json"
     assert plan.program == out / "bin" / "app"
 
 
@@ -190,7 +190,11 @@ def test_a_bundle_class_is_one_cargo_call_on_a_generated_crate(tmp_path: Path) -
     text = " ".join(unit.command)
     assert f"--manifest-path {tmp_path / 'build' / 'bundles' / 'shared' / 'Cargo.toml'}" in text
     assert f"--target-dir {ws / 'target'}" in text and "-p " not in text
-    assert {r.archive.name for r in unit.routes} == {"libbuildlib_bundle_shared.a"}
+    (bundled,) = unit.staticlibs  # one archive, verified and stored once, for every crate of the class
+    assert (bundled.name, bundled.built.name) == ("shared", "libbuildlib_bundle_shared.a")
+    assert [c.name for c in bundled.crates] == ["ext-c", "ext-d"] and bundled.label == "shared (ext-c, ext-d)"
+    assert bundled.report == tmp_path / "build" / "verified" / "shared" / "report.json"
+    assert {r.staticlib for r in plan.routes if r.routing_class.name == "shared"} == {bundled}
     manifest = unit.bundle.manifest
     assert 'crate-type = ["staticlib"]' in manifest and f'"ext-c" = {{ path = "{ws / "ext-c"}" }}' in manifest
     assert '[profile."release"]' in manifest and '"panic" = "abort"' in manifest

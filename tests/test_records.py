@@ -19,7 +19,8 @@ from .conftest import plan_for, record
 
 def report(**fields: object) -> VerifyReport:
     values: dict[str, object] = {
-        "crate": "ext-a",
+        "name": "ext-a",
+        "crates": ("ext-a",),
         "routing_class": "routed",
         "verified_at": "now",
         "archive_file": "libext_a-0123456789abcdef.a",
@@ -83,7 +84,7 @@ def test_a_build_record_of_another_format_is_a_build_error(tmp_path: Path) -> No
 
 def test_status_of_a_report_without_its_verify_key_is_not_a_crash(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
-    route = plan.route("ext-a")
+    route = plan.route("ext-a").staticlib
     write_report(route.report, report())
     data = json.loads(route.report.read_text())
     del data["verify"]

@@ -10,26 +10,26 @@ from buildlib.archive import read_archive
 from buildlib.audit import link_symbols
 from buildlib.errors import StoreError
 from buildlib.exports import ExportScan
-from buildlib.plan import Route
+from buildlib.plan import Staticlib
 from buildlib.store import StoreEntry, load_entry, promote
 from buildlib.verify import verify_archive
 
 from .conftest import compile_c, make_ar, plan_for, record
 
 
-def promote_version(route: Route, tmp_path: Path, version: int = 1) -> StoreEntry:
+def promote_version(route: Staticlib, tmp_path: Path, version: int = 1) -> StoreEntry:
     """Build an archive whose js_a returns ``version``, verify it, and promote it."""
-    route.archive.parent.mkdir(parents=True, exist_ok=True)
-    make_ar(route.archive, compile_c(tmp_path, f"v{version}", f"int js_a(void) {{ return {version}; }}\n"))
-    archive = read_archive(route.archive)
+    route.built.parent.mkdir(parents=True, exist_ok=True)
+    make_ar(route.built, compile_c(tmp_path, f"v{version}", f"int js_a(void) {{ return {version}; }}\n"))
+    archive = read_archive(route.built)
     result = verify_archive(archive, ["js_a"])
     return promote(route, record("ext-a"), result, ExportScan(exports=(), undecided=()), link_symbols(archive))
 
 
 def test_promote_then_load(tmp_path: Path) -> None:
-    route = plan_for(tmp_path).route("ext-a")
+    route = plan_for(tmp_path).route("ext-a").staticlib
     entry = promote_version(route, tmp_path)
-    assert route.verified_archive.read_bytes() == route.archive.read_bytes()
+    assert route.verified_archive.read_bytes() == route.built.read_bytes()
     report = json.loads(route.report.read_text())
     assert report["verify"]["ok"] is True and report["native_static_libs"] == ["-lc", "-lm"]
     assert ["js_a", None, None] in report["link_symbols"]["symbols"]
@@ -37,12 +37,12 @@ def test_promote_then_load(tmp_path: Path) -> None:
 
     # A later build replaces the built archive by rename; the verified one must not change.
     (tmp_path / "new.a").write_bytes(b"!<arch>\n")
-    (tmp_path / "new.a").replace(route.archive)
+    (tmp_path / "new.a").replace(route.built)
     assert load_entry(route, hint="verify it again") == entry
 
 
 def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None:
-    route = plan_for(tmp_path).route("ext-a")
+    route = plan_for(tmp_path).route("ext-a").staticlib
     with pytest.raises(StoreError, match="no verified archive yet"):
         load_entry(route, hint="verify it again")
     entry = promote_version(route, tmp_path)
@@ -53,9 +53,9 @@ def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None
 
 
 def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_path: Path) -> None:
-    route = plan_for(tmp_path).route("ext-a")
+    route = plan_for(tmp_path).route("ext-a").staticlib
     entry = promote_version(route, tmp_path)
-    with route.archive.open("r+b") as handle:  # what `cp other.a libext_a.a` does
+    with route.built.open("r+b") as handle:  # what `cp other.a libext_a.a` does
         handle.write(b"!<arch>\nrewritten")
     assert load_entry(route, hint="verify it again") == entry
 
@@ -64,7 +64,7 @@ def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_
 def test_a_fault_at_any_rename_leaves_a_whole_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_step: int
 ) -> None:
-    route = plan_for(tmp_path).route("ext-a")
+    route = plan_for(tmp_path).route("ext-a").staticlib
     old = promote_version(route, tmp_path, 1)
     old_bytes = old.archive.read_bytes()
 
