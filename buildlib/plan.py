@@ -128,14 +128,20 @@ def profile_name(routing_class: ClassConfig) -> str:
     return f"buildlib-{routing_class.name}"
 
 
-def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain, environ: Mapping[str, str]) -> Plan:
+def make_plan(
+    config: ProjectConfig,
+    workspace: Workspace,
+    toolchain: Toolchain,
+    environ: Mapping[str, str],
+    profiles: Mapping[str, object] | None = None,
+) -> Plan:
     """Route every ext crate to its class and plan one cargo call per build unit.
 
-    ``environ`` is the environment cargo will inherit. Raises ConfigError for a
-    class that names an unknown or non-staticlib crate, an ext crate in no class,
-    a build task name used twice, or target rustflags that would drop buildlib's.
+    ``environ`` is the environment cargo will inherit, ``profiles`` the workspace
+    manifest's ``[profile]`` tables (a bundle crate copies them). Reads nothing.
+    Raises ConfigError for a class that names an unknown or non-staticlib crate,
+    an ext crate in no class, or a build unit name used twice.
     """
-    cargoenv.check_target_rustflags(workspace.root, environ)
     routes = _route_crates(config, workspace)
     units = []
     staticlibs = tuple(dict.fromkeys(route.staticlib for route in routes))
@@ -144,9 +150,14 @@ def make_plan(config: ProjectConfig, workspace: Workspace, toolchain: Toolchain,
         if not members:
             continue
         if routing_class.method in ("together", "bundle"):
-            units.append(_unit(config, workspace, toolchain, environ, routing_class.name, routing_class, members))
+            units.append(
+                _unit(config, workspace, toolchain, environ, profiles or {}, routing_class.name, routing_class, members)
+            )
         else:
-            units.extend(_unit(config, workspace, toolchain, environ, s.name, routing_class, (s,)) for s in members)
+            units.extend(
+                _unit(config, workspace, toolchain, environ, profiles or {}, s.name, routing_class, (s,))
+                for s in members
+            )
     _check_unique_unit_names(config, units)
     return Plan(
         config=config,
@@ -314,6 +325,7 @@ def _unit(
     workspace: Workspace,
     toolchain: Toolchain,
     environ: Mapping[str, str],
+    profiles: Mapping[str, object],
     name: str,
     routing_class: ClassConfig,
     staticlibs: tuple[Staticlib, ...],
@@ -322,7 +334,7 @@ def _unit(
     command, env = cargo_command(config, workspace, routing_class, crates, environ)
     spec = None
     if routing_class.method == "bundle":
-        text = bundle.manifest(routing_class, crates, bundle.workspace_profiles(workspace.root))
+        text = bundle.manifest(routing_class, crates, profiles)
         spec = Bundle(
             directory=bundle_directory(config, routing_class), manifest=text, lib_name=bundle.lib_name(routing_class)
         )

@@ -12,6 +12,8 @@ from typing import IO
 
 from . import tasks
 from ._lock import hold_lock, set_aside_corrupt_database
+from .bundle import workspace_profiles
+from .cargoenv import check_target_rustflags
 from .config import ProjectConfig, load_config, parse_config
 from .errors import ConfigError, user_message
 from .guards import check_plan
@@ -49,7 +51,9 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     for routing_class in config.classes:
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
     check_editions(toolchain, workspace.crates)
-    plan = make_plan(config, workspace, toolchain, environ)
+    check_target_rustflags(workspace.root, environ)
+    profiles = workspace_profiles(workspace.root) if any(c.method == "bundle" for c in config.classes) else {}
+    plan = make_plan(config, workspace, toolchain, environ, profiles)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
 
 

@@ -49,7 +49,7 @@ def store_state(project: Project) -> dict[str, str]:
         archive = report_path.parent / report["archive_file"]
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         assert digest == report["archive_sha256"], f"{archive} does not match its report"
-        state[report["crate"]] = digest
+        state[report["name"]] = digest
     return state
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from buildlib._toml import tomllib
+from buildlib.bundle import workspace_profiles
+from buildlib.cargoenv import check_target_rustflags
 from buildlib.config import parse_config
 from buildlib.errors import ConfigError
 from buildlib.plan import make_plan, profile_name
@@ -133,16 +135,18 @@ def test_rustflags_in_the_environment_are_merged_with_the_class_flags_not_replac
 
 def test_target_rustflags_that_would_drop_the_class_flags_are_refused(tmp_path: Path) -> None:
     variable = "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS"
+    ws = tmp_path / "ws"
     with pytest.raises(ConfigError, match=f"environment: {variable}: target rustflags replace") as caught:
-        plan_for(tmp_path, {variable: "-Ctarget-cpu=native"})
+        check_target_rustflags(ws, {variable: "-Ctarget-cpu=native"})
     assert "tool.buildlib.classes.<class>.rustflags" in (caught.value.hint or "")
-    config = tmp_path / "ws" / ".cargo" / "config.toml"
+    config = ws / ".cargo" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text("[target.'cfg(unix)']\nrustflags = ['-Ctarget-cpu=native']\n")
+    home = {"CARGO_HOME": str(tmp_path / "home")}
     with pytest.raises(ConfigError, match=r"config.toml: target.cfg\(unix\).rustflags: target rustflags"):
-        plan_for(tmp_path, {"CARGO_HOME": str(tmp_path / "home")})
+        check_target_rustflags(ws, home)
     # With RUSTFLAGS set, cargo ignores target rustflags and buildlib merges RUSTFLAGS: nothing to refuse.
-    assert plan_for(tmp_path, {"CARGO_HOME": str(tmp_path / "home"), "RUSTFLAGS": "-g"}).units
+    check_target_rustflags(ws, {**home, "RUSTFLAGS": "-g"})
 
 
 def test_depends_on_rule_routes_crates_that_reach_the_runtime(tmp_path: Path) -> None:
@@ -184,7 +188,8 @@ def test_a_bundle_class_is_one_cargo_call_on_a_generated_crate(tmp_path: Path) -
     )
     data = config_data()
     data["classes"]["shared"]["method"] = "bundle"
-    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(ws), TOOLCHAIN, {})
+    profiles = workspace_profiles(ws)
+    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(ws), TOOLCHAIN, {}, profiles)
     unit = plan.units[-1]
     assert unit.bundle is not None and unit.bundle.lib_name == "buildlib_bundle_shared"
     text = " ".join(unit.command)
