@@ -1,6 +1,6 @@
 """One build at a time per output directory, and a doit database that opens.
 
-Two ``doit link`` runs in one project would race on cargo's outputs, on the
+Two builds of one project at once would race on cargo's outputs, on the
 verified store and on doit's database, so the second waits for the first and
 says so. A database that is not a readable sqlite file is moved aside: doit
 then starts afresh and checks everything again (cargo finds its own work done).

@@ -61,7 +61,7 @@ def link_command(plan: Plan, archives: Sequence[Path], native_libs: Sequence[str
 def planned_link_line(plan: Plan) -> list[str]:
     """The link line as it stands: every route's store path, native libs from the reports present.
 
-    For display (``buildlib link-line``, ``doit info link``); the link itself
+    For display (``buildlib link-line``, the link task's meta); the link itself
     uses checked store entries.
     """
     libs: list[Sequence[str]] = []

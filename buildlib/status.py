@@ -26,7 +26,7 @@ class CrateStatus:
     verified_at: str | None
     built_at: str | None
     build_seconds: float | None
-    rebuild: str | None  # why the next `doit link` builds it again; None: its build is up to date
+    rebuild: str | None  # why the next build of the project builds it again; None: its build is up to date
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +65,7 @@ def project_status(plan: Plan) -> list[CrateStatus]:
 
 
 def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]:
-    """``buildlib status``'s table; ``summary`` is the shorter one ``doit link`` ends with."""
+    """``buildlib status``'s table; ``summary`` is the shorter one the link ends with."""
     head = (
         ("crate", "class", "lto", "applied", "exports", "build")
         if summary
