@@ -36,6 +36,63 @@ def undefined_symbols(linker_output: str) -> list[str]:
     return sorted({gnu or macho for gnu, macho in _UNDEFINED.findall(linker_output)})
 
 
+# GNU ld names where each definition is: "<archive>(<member>)" at the start of a line (after
+# "ld: ") and after the "; " of "multiple definition of `X'; <archive>(<member>)...first defined here".
+_LOCATION = re.compile(r"^(?:\S*ld(?:\.\w+)?: )?(?P<archive>[^\s(]+\.(?:a|lib))\((?P<member>[^)]+)\)")
+_MULTIPLE = re.compile(
+    "multiple definition of [`'\u2018](?P<symbol>[^'\u2019]+)['\u2019]; (?P<archive>[^\\s(]+\\.(?:a|lib))\\((?P<member>[^)]+)\\)"
+)
+
+
+def explain_duplicates(output: str, entries: Sequence[StoreEntry], workspace_crates: frozenset[str]) -> list[str]:
+    """The linker's "multiple definition" lines, grouped by cause, each with the archives, the crate
+    the colliding code came from, and the fix: one line per cause instead of hundreds.
+
+    ``workspace_crates`` are the library names of the workspace's crates.
+    """
+    from .audit import STD_CRATES, member_origin  # only on a failed link
+
+    by_path = {entry.archive.resolve(): entry.name for entry in entries}
+    exporters = {name for entry in entries for name in entry.exports}
+
+    def archive_name(path: str) -> str:
+        return by_path.get(Path(path).resolve(), path)
+
+    causes: dict[tuple[str, str], set[str]] = {}
+    context: tuple[str, str] | None = None
+    for line in output.splitlines():
+        where = _LOCATION.match(line)
+        if where:
+            context = (where["archive"], where["member"])
+        duplicate = _MULTIPLE.search(line)
+        if duplicate is None or context is None:
+            continue
+        symbol = duplicate["symbol"]
+        archives = " and ".join(sorted({archive_name(context[0]), archive_name(duplicate["archive"])}))
+        origin = member_origin(duplicate["member"]) or member_origin(context[1])
+        if symbol in exporters:
+            cause = (
+                f"exports defined twice, by {archives}: one crate is carried by both archives",
+                'build them in one bundle class (method = "bundle"), or make the shared crate rlib-only',
+            )
+        elif (origin is not None and origin[0] in STD_CRATES) or symbol.startswith("rust_"):
+            cause = (
+                f"std defined twice, by {archives}: each archive's std copy was rewritten by LTO",
+                'use lto = "off" for every archive but one, or put the crates in one bundle class',
+            )
+        elif origin is not None and origin[0] in workspace_crates:
+            cause = (
+                f"{origin[0]} defined twice, by {archives}: one runtime built twice (two copies of its state)",
+                'build every crate that uses it in one bundle class (method = "bundle")',
+            )
+        else:
+            cause = (f"symbols defined twice, by {archives}", "see the linker's lines in the log")
+        causes.setdefault(cause, set()).add(symbol)
+    return [
+        f"  {len(symbols)} {what} (e.g. {sorted(symbols)[0]}); fix: {fix}" for (what, fix), symbols in causes.items()
+    ]
+
+
 def merge_native_libs(libs: Iterable[Sequence[str]]) -> list[str]:
     merged: dict[str, None] = {}
     for group in libs:
@@ -82,7 +139,8 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
     """Link the program to a temporary name and rename it into place.
 
     A failed link leaves the previous program untouched. Raises LinkError naming
-    each undefined symbol and the crate that was expected to provide it.
+    each undefined symbol and the crate that was expected to provide it, and each
+    cause of duplicate definitions with its archives and fix.
     """
     program = plan.program
     program.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +163,7 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
     if result.returncode != 0:
         temp.unlink(missing_ok=True)
         providers = {name: entry.name for entry in entries for name in entry.exports}
+        duplicates = explain_duplicates(output, entries, frozenset(c.lib_name for c in plan.workspace.crates))
         missing = [
             f"  {name}: "
             + (f"expected from {providers[name]}" if name in providers else "no crate in the plan exports it")
@@ -114,6 +173,7 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
             "\n".join(
                 [
                     f"{label}: {command[0]} failed with exit code {result.returncode}; {program} was not changed",
+                    *duplicates,
                     *missing,
                 ]
             ),

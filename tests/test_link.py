@@ -6,7 +6,14 @@ import pytest
 
 from buildlib.config import parse_config
 from buildlib.errors import LinkError
-from buildlib.link import link_command, merge_native_libs, planned_link_line, run_link, undefined_symbols
+from buildlib.link import (
+    explain_duplicates,
+    link_command,
+    merge_native_libs,
+    planned_link_line,
+    run_link,
+    undefined_symbols,
+)
 from buildlib.plan import make_plan
 from buildlib.records import LinkSymbols
 from buildlib.store import StoreEntry
@@ -98,3 +105,55 @@ def test_failed_link_names_each_undefined_symbol_and_its_crate(tmp_path: Path) -
     assert "js_a:" not in message
     assert previous.read_text() == "the last good program"
     assert "undefined reference" in (plan.config.out_dir / "link.log").read_text()
+
+
+def test_duplicate_definitions_are_explained_by_cause_archive_and_fix(tmp_path: Path) -> None:
+    """Hundreds of linker lines become one line per cause (std copies, a runtime twice, an export twice)."""
+    zlib, hashed, net, timers = (tmp_path / f"lib{n}.a" for n in ("zlib", "hash", "net", "timers"))
+    entries = [
+        entry("ext-zlib", zlib, "js_zlib_crc32"),
+        entry("ext-hash", hashed),
+        entry("ext-net", net),
+        entry("ext-timers", timers, "js_timers_pending"),
+    ]
+    std = "std-0123456789abcdef.std.a1b2c3-cgu.0.rcgu.o"
+    output = (
+        f"/usr/bin/ld: {hashed}({std}): in function `std::rt::lang_start':\n"
+        f"(.text+0x0): multiple definition of `std::rt::lang_start'; {zlib}({std}):(.text+0x0): first defined here\n"
+        f"/usr/bin/ld: {hashed}({std}):(.data+0x0): multiple definition of `rust_eh_personality'; "
+        f"{zlib}({std}):(.data+0x0): first defined here\n"
+        f"/usr/bin/ld: {timers}(runtime-00112233445566ff.runtime.x-cgu.0.rcgu.o): in function `registry':\n"
+        f"(.text+0x0): multiple definition of `runtime_registry'; {net}(runtime-00112233445566ff.runtime.x-cgu.0.rcgu.o):"
+        "(.text+0x0): first defined here\n"
+        f"/usr/bin/ld: {zlib}(ext_timers-0a0b0c0d0e0f0a0b.ext_timers.y-cgu.0.rcgu.o):(.text+0x0): multiple definition of "
+        f"`js_timers_pending'; {timers}(ext_timers-0a0b0c0d0e0f0a0b.ext_timers.y-cgu.0.rcgu.o):(.text+0x0): first defined here\n"
+    )
+    lines = explain_duplicates(output, entries, frozenset({"runtime", "ext_zlib", "ext_timers"}))
+    assert lines == [
+        "  2 std defined twice, by ext-hash and ext-zlib: each archive's std copy was rewritten by LTO "
+        '(e.g. rust_eh_personality); fix: use lto = "off" for every archive but one, or put the crates in one bundle class',
+        "  1 runtime defined twice, by ext-net and ext-timers: one runtime built twice (two copies of its state) "
+        '(e.g. runtime_registry); fix: build every crate that uses it in one bundle class (method = "bundle")',
+        "  1 exports defined twice, by ext-timers and ext-zlib: one crate is carried by both archives "
+        '(e.g. js_timers_pending); fix: build them in one bundle class (method = "bundle"), or make the shared crate '
+        "rlib-only",
+    ]
+
+
+def test_a_real_duplicate_definition_fails_the_link_with_its_cause(tmp_path: Path) -> None:
+    (tmp_path / "main.c").write_text("int js_a(void); int js_b(void);\nint main(void) { return js_a() + js_b(); }\n")
+    data = config_data()
+    data["classes"] = {"routed": {"lto": "off", "crates": ["ext-a", "ext-b"]}}
+    data["default-class"] = "routed"
+    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), workspace(tmp_path / "ws"), TOOLCHAIN, {})
+    first = make_ar(
+        tmp_path / "liba.a", compile_c(tmp_path, "a", "int js_a(void) { return 0; }\nint dup(void) { return 1; }\n")
+    )
+    second = make_ar(
+        tmp_path / "libb.a", compile_c(tmp_path, "b", "int js_b(void) { return 0; }\nint dup(void) { return 2; }\n")
+    )
+    paths = {"ext-a": first, "ext-b": second}
+    entries = [entry(s.name, paths.get(s.name, first)) for s in plan.staticlibs if s.name in paths]
+    with pytest.raises(LinkError) as caught:
+        run_link(plan, entries)
+    assert "  1 symbols defined twice, by ext-a and ext-b (e.g. dup)" in str(caught.value)
