@@ -89,20 +89,26 @@ class Audit:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
-        lines = []
+        """One line for a link that may go ahead (the detail is in link-audit.json), then any warnings."""
+        parts = []
         if self.std_carriers > 1 or self.std:
             shims = sum(shared.symbols for shared in self.std)
-            lines.append(
-                f"audit: {self.std_carriers} archives carry std and the same {shims} rustc shim symbols: "
-                "the linker takes the first definition of each"
+            parts.append(
+                f"{self.std_carriers} archives carry std and the same {shims} rustc shim symbols (the linker takes the first)"
             )
+        groups: dict[tuple[tuple[str, ...], str], list[SharedCrate]] = {}
         for shared in self.runtimes:
-            lines.append(
-                f"audit: {shared.symbols} symbols of {shared.crate} are defined by {', '.join(shared.archives)}: "
-                f"the program runs {shared.winner}'s copy"
+            groups.setdefault((tuple(shared.archives), shared.winner), []).append(shared)
+        for (archives, winner), crates in groups.items():
+            names = [shared.crate for shared in crates]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            symbols = sum(shared.symbols for shared in crates)
+            parts.append(
+                f"{shown} ({symbols} symbols) carried by {', '.join(archives)}: the program runs {winner}'s "
+                f"cop{'y' if len(names) == 1 else 'ies'}"
             )
-        lines += [f"audit: warning: {warning}" for warning in self.warnings]
-        return lines
+        lines = [f"audit: {'; '.join(parts)}"] if parts else []
+        return lines + [f"audit: warning: {warning}" for warning in self.warnings]
 
 
 def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], workspace_crates: frozenset[str]) -> Audit:
