@@ -93,9 +93,8 @@ class Audit:
         parts = []
         if self.std_carriers > 1 or self.std:
             shims = sum(shared.symbols for shared in self.std)
-            parts.append(
-                f"{self.std_carriers} archives carry std and the same {shims} rustc shim symbols (the linker takes the first)"
-            )
+            same = f" and the same {shims} rustc shim symbols" if shims else ""
+            parts.append(f"{self.std_carriers} archives carry std{same} (the linker takes the first)")
         groups: dict[tuple[tuple[str, ...], str], list[SharedCrate]] = {}
         for shared in self.runtimes:
             groups.setdefault((tuple(shared.archives), shared.winner), []).append(shared)

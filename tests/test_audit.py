@@ -99,7 +99,7 @@ def test_std_copies_and_the_shared_runtime_are_resolved_by_first_definition(line
         "ext-net",
     )
     assert audit.summary() == [
-        "audit: 3 archives carry std and the same 0 rustc shim symbols (the linker takes the first); "
+        "audit: 3 archives carry std (the linker takes the first); "
         "runtime (2 symbols) carried by ext-net, ext-timers: the program runs ext-net's copy"
     ], "one line on success: the detail is in link-audit.json"
 
