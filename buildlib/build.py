@@ -67,6 +67,8 @@ class CargoOutput:
     # crate name -> the -C lto value of its staticlib's rustc call (None: no -C lto)
     lto_passed: dict[str, str | None] = field(default_factory=dict)
     units: CargoUnits = field(default_factory=CargoUnits)
+    # library target name -> the features cargo enabled for it
+    features: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def feed_stderr(self, line: str) -> bool:
         """Take one line of cargo's verbose stderr; return whether to show it to the user."""
@@ -93,6 +95,8 @@ class CargoOutput:
         name = str(target.get("name", "")).replace("-", "_")
         reason = message.get("reason")
         if reason == "compiler-artifact":
+            if "lib" in (target.get("kind") or []) or "staticlib" in (target.get("kind") or []):
+                self.features[name] = tuple(str(f) for f in message.get("features") or ())
             for filename in message.get("filenames") or []:
                 if filename.endswith(".a") or filename.endswith(".lib"):
                     self.archives[name] = Path(filename)
@@ -290,6 +294,8 @@ def install_archives(
             artifact=str(artifact),
             native_static_libs=output.native_libs[lib_name],
             sources=_sources(artifact, unit.cargo_root),
+            cfg=unit.cfg,
+            features={crate.name: output.features.get(crate.lib_name, ()) for crate in staticlib.crates},
             units_fresh=output.units.fresh,
             units_compiled=output.units.compiled,
             built_at=built_at,

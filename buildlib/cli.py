@@ -21,7 +21,7 @@ from .archive import read_archive
 from .errors import ArchiveError, user_message
 from .exports import read_exports_file, scan_crate
 from .link import planned_link_line
-from .probe import native_libs_beside, probe_link
+from .probe import native_libs_beside, probe_link, recorded_cfg
 from .project import load_plan
 from .status import project_status, status_table
 from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, snapshot_exports, verify_archive
@@ -110,7 +110,10 @@ def _verify(args: argparse.Namespace) -> int:
             raise ArchiveError(
                 f"{args.crate}: no src/lib.rs", hint="pass the directory that holds the crate's Cargo.toml"
             )
-        scan = scan_crate(root)
+        cfg = recorded_cfg(args.archive, args.crate)
+        if cfg is None:
+            notes.append("the build's cfg is not known here: exports behind #[cfg(...)] are expected as well")
+        scan = scan_crate(root, cfg)
         expected += scan.names
         notes += [f"{u.file}:{u.line}: {u.reason}" for u in scan.undecided]
     if not expected:

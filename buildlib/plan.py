@@ -73,6 +73,7 @@ class BuildUnit:
     cwd: Path
     toolchain: str
     inputs: Path  # the inputs document of its last build (freshness)
+    cfg: tuple[str, ...] = ()  # the toolchain's cfg set: what `#[cfg]` on an export sees
     bundle: Bundle | None = None
 
     @property
@@ -347,6 +348,7 @@ def _unit(
         cwd=workspace.root,
         toolchain=toolchain.describe(),
         inputs=Layout(config.out_dir).inputs(routing_class.name, name),
+        cfg=toolchain.cfg,
         bundle=spec,
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildError, BuildlibError, StoreError
+from .exports import Cfg
 from .link import undefined_symbols
 from .records import BuildRecord, read_report
 
@@ -43,6 +44,20 @@ def native_libs_beside(archive: Path) -> tuple[str, ...]:
         if Path(record.artifact).name == archive.name:
             return record.native_static_libs
     return DEFAULT_NATIVE_LIBS
+
+
+def recorded_cfg(archive: Path, crate_dir: Path) -> Cfg | None:
+    """The cfg set and features the build of ``archive`` had for the crate in ``crate_dir``, when
+    buildlib verified it (its report sits beside it); None otherwise."""
+    try:
+        report = read_report(archive.parent / "report.json")
+    except StoreError:
+        return None
+    if not report.build.cfg:
+        return None
+    # One crate: its own; a bundle's: the member whose directory was named.
+    crate = report.crates[0] if len(report.crates) == 1 else crate_dir.resolve().name
+    return Cfg.of(report.build.cfg, report.build.features.get(crate, ()))
 
 
 def stub_source(names: Sequence[str]) -> str:

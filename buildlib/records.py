@@ -18,7 +18,7 @@ from . import _fs
 from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 REPORT_FORMAT = "5"
 
 
@@ -92,6 +92,9 @@ class BuildRecord:
     artifact: str
     native_static_libs: tuple[str, ...]
     sources: tuple[str, ...]
+    # What `#[cfg(...)]` on an export saw: the toolchain's cfg set, and each crate's enabled features.
+    cfg: tuple[str, ...]
+    features: dict[str, tuple[str, ...]]
     # Units of the cargo call: found fresh, and compiled (0 compiled: cargo had nothing to do).
     units_fresh: int
     units_compiled: int
@@ -111,8 +114,9 @@ class BuildRecord:
         if data.get("format") != RECORD_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, this buildlib reads {RECORD_FORMAT}")
         data = dict(data)
-        for key in ("command", "native_static_libs", "sources"):
+        for key in ("command", "native_static_libs", "sources", "cfg"):
             data[key] = tuple(data[key])
+        data["features"] = {crate: tuple(features) for crate, features in data["features"].items()}
         return cls(**data)
 
     @classmethod

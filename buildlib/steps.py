@@ -16,7 +16,7 @@ from .archive import read_archive
 from .audit import audit_line, link_symbols
 from .build import run_unit
 from .errors import LinkError, VerifyFailed
-from .exports import ExportScan, scan_crate, scan_files
+from .exports import Cfg, ExportScan, scan_crate, scan_files
 from .link import run_link
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Staticlib
@@ -64,15 +64,18 @@ def crate_sources(record: BuildRecord, crate: Crate) -> list[Path]:
 
 
 def expected_exports(record: BuildRecord, staticlib: Staticlib) -> ExportScan:
-    """What every crate the staticlib carries exports, from the sources its build compiled
-    (before cargo recorded any, from each crate's source tree)."""
-    if not record.sources:
-        scans = [scan_crate(crate.src_path) for crate in staticlib.crates]
-        return ExportScan(
-            exports=tuple(e for scan in scans for e in scan.exports),
-            undecided=tuple(u for scan in scans for u in scan.undecided),
-        )
-    return scan_files(sorted({path for crate in staticlib.crates for path in crate_sources(record, crate)}))
+    """What every crate the staticlib carries exports in this build: from the sources it compiled
+    (before cargo recorded any, from each crate's source tree), under the build's cfg set and
+    that crate's features."""
+    scans = []
+    for crate in staticlib.crates:
+        cfg = Cfg.of(record.cfg, record.features.get(crate.name, ())) if record.cfg else None
+        sources = crate_sources(record, crate)
+        scans.append(scan_files(sources, cfg) if record.sources else scan_crate(crate.src_path, cfg))
+    return ExportScan(
+        exports=tuple(e for scan in scans for e in scan.exports),
+        undecided=tuple(u for scan in scans for u in scan.undecided),
+    )
 
 
 def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:

@@ -23,7 +23,7 @@ from .errors import ToolchainError
 from .records import Layout
 from .workspace import Crate
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 _OVERRIDE_VARIABLES = ("RUSTUP_TOOLCHAIN", "RUSTC", "RUSTUP_HOME", "CARGO_HOME")
 _TOOLCHAIN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 
@@ -35,6 +35,8 @@ class Toolchain:
     host: str
     llvm: str
     commit: str  # rustc's commit hash: two nightlies share a version number
+    # `rustc --print cfg -O` for the host: what `#[cfg(...)]` sees in a release build (features apart)
+    cfg: tuple[str, ...] = ()
 
     @property
     def cargo_version(self) -> Version:
@@ -68,17 +70,21 @@ def parse_version_output(text: str, tool: str) -> dict[str, str]:
 
 
 def _run_version(tool: str, cwd: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    return parse_version_output(_run(tool, ["-vV"], cwd, environ), tool)
+
+
+def _run(tool: str, args: list[str], cwd: Path, environ: Mapping[str, str]) -> str:
     try:
         # In the workspace: rustup picks the toolchain a rust-toolchain file there pins.
-        result = subprocess.run([tool, "-vV"], cwd=cwd, env=dict(environ), capture_output=True, text=True, check=False)
+        result = subprocess.run([tool, *args], cwd=cwd, env=dict(environ), capture_output=True, text=True, check=False)
     except FileNotFoundError as e:
         raise ToolchainError(
             f"{tool}: not found on PATH", hint="install Rust (rustup.rs) or set tool.buildlib.cargo"
         ) from e
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise ToolchainError(f"{tool} -vV failed: {last}")
-    return parse_version_output(result.stdout, tool)
+        raise ToolchainError(f"{tool} {' '.join(args)} failed: {last}")
+    return result.stdout
 
 
 def _stat_key(path: Path | None) -> str:
@@ -116,17 +122,20 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:
-            return Toolchain(**cached["toolchain"])
+            return Toolchain(**{**cached["toolchain"], "cfg": tuple(cached["toolchain"]["cfg"])})
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or an unreadable one: ask the tools
     cargo_fields = _run_version(cargo, workspace, environ)
-    rustc_fields = _run_version(environ.get("RUSTC", "rustc"), workspace, environ)
+    rustc = environ.get("RUSTC", "rustc")
+    rustc_fields = _run_version(rustc, workspace, environ)
+    cfg = tuple(line for line in _run(rustc, ["--print", "cfg", "-O"], workspace, environ).splitlines() if line)
     toolchain = Toolchain(
         cargo=cargo_fields["release"],
         rustc=rustc_fields["release"],
         host=rustc_fields.get("host", "unknown"),
         llvm=rustc_fields.get("LLVM version", "unknown"),
         commit=rustc_fields.get("commit-hash", "unknown"),
+        cfg=cfg,
     )
     _fs.write_atomic(cache, json.dumps({"key": key, "toolchain": asdict(toolchain)}).encode())
     return toolchain

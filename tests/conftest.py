@@ -283,6 +283,8 @@ def record(crate: str, **fields: Any) -> BuildRecord:
         "artifact": "/t/x.a",
         "native_static_libs": ("-lc", "-lm"),
         "sources": (),
+        "cfg": ("unix",),
+        "features": {},
         "units_fresh": 0,
         "units_compiled": 1,
         "built_at": "now",

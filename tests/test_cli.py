@@ -218,3 +218,33 @@ def test_ctrl_c_is_one_line_and_exit_130(
     assert main(["verify", str(archive), "--expect", "js_ok"]) == 130
     err = capsys.readouterr().err
     assert err.startswith("error: interrupted") and "Traceback" not in err
+
+
+def test_verify_crate_uses_the_cfg_the_build_recorded_beside_the_archive(tmp_path: Path) -> None:
+    from buildlib.probe import recorded_cfg
+    from buildlib.records import LinkSymbols, VerifyReport, write_report
+
+    crate_dir = tmp_path / "ext-a"
+    (crate_dir / "src").mkdir(parents=True)
+    archive = tmp_path / "verified" / "libext_a.a"
+    archive.parent.mkdir()
+    assert recorded_cfg(archive, crate_dir) is None  # not verified by buildlib: the cfg is not known
+    built = record("ext-a", cfg=("unix",), features={"ext-a": ("tracing",)})
+    report = VerifyReport(
+        name="ext-a",
+        crates=("ext-a",),
+        routing_class="routed",
+        verified_at="now",
+        archive_file="libext_a-0.a",
+        archive_sha256="0",
+        archive_size=0,
+        archive_identity=(0, 0, 0),
+        native_static_libs=(),
+        build=built,
+        undecided=(),
+        verify={"symbols": []},
+        link_symbols=LinkSymbols(symbols=(), builds=()),
+    )
+    write_report(archive.parent / "report.json", report)
+    cfg = recorded_cfg(archive, crate_dir)
+    assert cfg is not None and cfg.holds("unix") and cfg.holds('feature="tracing"') and not cfg.holds("windows")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.exports import blank_comments_and_strings, read_exports_file, scan_crate, scan_source
+from buildlib.exports import Cfg, blank_comments_and_strings, read_exports_file, scan_crate, scan_source
 
 FILE = Path("lib.rs")
 
@@ -100,3 +100,45 @@ def test_exports_file_skips_comments_and_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "exports.txt"
     path.write_text("# the C surface\njs_a\n\n  js_b  # trailing comment\n")
     assert read_exports_file(path) == ["js_a", "js_b"]
+
+
+CFG_SOURCE = """
+#[no_mangle] pub extern "C" fn js_always() {}
+#[cfg(windows)] #[no_mangle] pub extern "C" fn js_windows() {}
+#[cfg(unix)]
+#[no_mangle]
+pub extern "C" fn js_unix() {}
+#[cfg(feature = "tracing")] #[no_mangle] pub extern "C" fn js_traced() {}
+#[cfg(all(target_os = "linux", not(feature = "tracing")))] #[no_mangle] pub extern "C" fn js_linux_plain() {}
+#[cfg(any(windows, target_os = "macos"))] #[unsafe(export_name = "js_other")] pub extern "C" fn other() {}
+#[cfg(test)]
+mod tests {
+    #[no_mangle] pub extern "C" fn js_only_in_tests() {}
+}
+#[cfg(feature = "tracing")]
+pub mod traced {
+    #[no_mangle] pub extern "C" fn js_traced_mod() {}
+}
+#[cfg(weird-token)] #[no_mangle] pub extern "C" fn js_unreadable() {}
+"""
+LINUX = ("unix", 'target_os="linux"', 'target_family="unix"', 'panic="unwind"')
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ((), ["js_always", "js_linux_plain", "js_unix"]),
+        (("tracing",), ["js_always", "js_traced", "js_traced_mod", "js_unix"]),
+    ],
+    ids=["feature-off", "feature-on"],
+)
+def test_exports_behind_cfg_follow_the_builds_cfg_set(features: tuple[str, ...], expected: list[str]) -> None:
+    scan = scan_source(CFG_SOURCE, Path("lib.rs"), Cfg.of(LINUX, features))
+    assert scan.names == expected
+    assert [u.reason for u in scan.undecided] == ["a cfg this scanner cannot read decides 'js_unreadable'"]
+
+
+def test_without_a_cfg_set_only_cfg_test_is_known() -> None:
+    names = scan_source(CFG_SOURCE, Path("lib.rs")).names
+    assert "js_only_in_tests" not in names, "test is never set in a library build"
+    assert {"js_windows", "js_traced", "js_unix"} <= set(names)

@@ -295,6 +295,14 @@ def test_fixture_workspace_cargo_finds_nothing_left_after(
     _check_step("fixtures", step, fixtures_project, pytestconfig)
 
 
+def test_registry_exports_behind_cfg_are_not_expected(real_project: Project) -> None:
+    """ext-json has exports behind a feature that is off, behind cfg(windows) and in cfg(test) code:
+    the build's cfg set decides, so verify expects only the two it compiled."""
+    report = json.loads((real_project.root / "build" / "verified" / "ext-json" / "report.json").read_text())
+    assert [s["name"] for s in report["verify"]["symbols"]] == ["js_json_normalize", "js_json_service_port"]
+    assert report["build"]["features"] == {"ext-json": []} and "unix" in report["build"]["cfg"]
+
+
 @pytest.mark.parametrize("step", REAL_STEPS, ids=[s.id for s in REAL_STEPS])
 def test_registry_workspace_cargo_finds_nothing_left_after(
     step: Step, real_project: Project, pytestconfig: pytest.Config

@@ -46,3 +46,29 @@ pub unsafe extern "C" fn js_json_normalize(
     *out.add(text.len()) = 0;
     text.len() as isize
 }
+
+/// Only with the `tracing` feature, which is off: not in the archive, and not expected of it.
+#[cfg(feature = "tracing")]
+#[no_mangle]
+pub extern "C" fn js_json_trace_level() -> i32 {
+    1
+}
+
+/// Only on Windows: not in a Linux archive, and not expected of it.
+#[cfg(windows)]
+#[no_mangle]
+pub extern "C" fn js_json_windows_codepage() -> u32 {
+    65001
+}
+
+#[cfg(test)]
+mod tests {
+    /// Test code is never in a library build: not expected.
+    #[no_mangle]
+    pub extern "C" fn js_json_test_only() {}
+
+    #[test]
+    fn parses_a_port() {
+        assert_eq!(super::js_json_test_only as usize != 0, true);
+    }
+}
