@@ -162,8 +162,10 @@ def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], work
     for crate, by_hash in sorted(builds.items()):
         if len(by_hash) > 1:
             copies = "; ".join(f"{h} in {', '.join(archives)}" for h, archives in by_hash.items())
-            audit.warnings.append(
-                f"{crate} is built {len(by_hash)} different ways ({copies}): the program gets one copy of its "
-                "global state per build; build its dependents in one class"
+            # An error, not a warning: the program would run with two copies of its state (two runtimes).
+            audit.conflicts.append(
+                f"{crate} is built {len(by_hash)} different ways ({copies}): the program would get one copy of its "
+                'global state per build; build every crate that uses it in one class with method = "bundle" '
+                "(one archive, one copy)"
             )
     return audit

@@ -88,7 +88,12 @@ def check_plan(plan: Plan) -> list[str]:
             warnings.append(
                 f"{routing_class.key}.lto: {routing_class.lto!r} is requested, but {_names(ignored)} also build an "
                 "rlib in the same cargo call, so cargo passes no -C lto (cargo#2301); "
-                'use method = "staticlib" to apply it'
+                # "staticlib" would split a runtime the class's crates share: one copy per archive.
+                + (
+                    'use method = "bundle" to apply it (one archive: the crates keep sharing one runtime)'
+                    if routing_class.depends_on or len(ignored) > 1
+                    else 'use method = "staticlib" to apply it'
+                )
             )
     return warnings
 

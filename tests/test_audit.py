@@ -117,15 +117,16 @@ def test_fat_lto_std_copies_are_a_conflict(line: list[StoreEntry]) -> None:
     assert "fat-LTO archives (ext-net)" in conflict and "rust_eh_personality" in conflict
 
 
-def test_two_builds_of_the_runtime_are_two_copies_of_its_state(tmp_path: Path, line: list[StoreEntry]) -> None:
+def test_two_builds_of_the_runtime_are_an_error_before_the_link(tmp_path: Path, line: list[StoreEntry]) -> None:
     stray = archive(
         tmp_path, "ext-b", own("ext-b", "js_b"), (OTHER_RUNTIME, "int runtime_other_build(void) { return 2; }\n")
     )
     audit = audit_line([*line, entry("ext-b", stray, ("js_b",))], lib_names=LIBS, workspace_crates=WORKSPACE)
-    (warning,) = audit.warnings
-    assert warning.startswith(
+    (conflict,) = audit.conflicts  # an error before the link, not a warning: two runtimes would run
+    assert conflict.startswith(
         "runtime is built 2 different ways (530a93a57a7444d8 in ext-net, ext-timers; 1111111111111111 in ext-b)"
     )
+    assert 'method = "bundle"' in conflict
 
 
 def test_per_archive_rustc_shims_count_as_std(tmp_path: Path) -> None:

@@ -75,4 +75,10 @@ def test_lto_that_cargo_will_ignore_is_a_warning_that_says_why(tmp_path: Path) -
     assert warning.startswith(
         "tool.buildlib.classes.shared.lto: 'thin' is requested, but ext-c, ext-d also build an rlib"
     )
-    assert "cargo#2301" in warning and 'method = "staticlib"' in warning
+    assert "cargo#2301" in warning
+    # Two crates built together may share a runtime: "staticlib" would split it, "bundle" keeps one copy.
+    assert 'use method = "bundle" to apply it' in warning and '"staticlib"' not in warning
+    alone = plan_with(
+        tmp_path, {"a": {"lto": "off"}, "shared": {"lto": "thin", "method": "together", "crates": ["ext-c"]}}
+    )
+    assert 'use method = "staticlib" to apply it' in check_plan(alone)[0]
