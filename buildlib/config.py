@@ -63,6 +63,20 @@ class HostConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CrateConfig:
+    """What scanning a crate's sources cannot decide about its exports: names to add or to drop."""
+
+    name: str
+    expect: tuple[str, ...]
+    ignore: tuple[str, ...]
+    exports: Path | None  # an exports file (one name a line, # comments): more names to expect
+
+    @property
+    def key(self) -> str:
+        return f"tool.buildlib.crates.{self.name}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ProjectConfig:
     """Everything ``[tool.buildlib]`` says, with paths made absolute."""
 
@@ -73,6 +87,7 @@ class ProjectConfig:
     default_class: str | None
     classes: tuple[ClassConfig, ...]
     host: HostConfig
+    crates: tuple[CrateConfig, ...] = ()
 
     def class_named(self, name: str) -> ClassConfig:
         for routing_class in self.classes:
@@ -155,7 +170,8 @@ class _Table:
         return [(name, parent.table(name)) for name in parent._data]
 
 
-_TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "classes", "host")
+_TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "classes", "host", "crates")
+_CRATE_KEYS = ("expect", "ignore", "exports")
 _CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on")
 _HOST_KEYS = ("sources", "program", "cc", "cflags", "ldflags")
 
@@ -212,6 +228,20 @@ def parse_config(data: object, *, file: Path) -> ProjectConfig:
         default_class=default_class,
         classes=classes,
         host=_parse_host(top.table("host"), root),
+        crates=tuple(_parse_crate(name, table, root) for name, table in top.subtables("crates"))
+        if "crates" in data
+        else (),
+    )
+
+
+def _parse_crate(name: str, table: _Table, root: Path) -> CrateConfig:
+    table.check_keys(_CRATE_KEYS)
+    exports = table.optional_string("exports")
+    return CrateConfig(
+        name=name,
+        expect=table.string_list("expect", []),
+        ignore=table.string_list("ignore", []),
+        exports=(root / exports).resolve() if exports else None,
     )
 
 

@@ -30,6 +30,10 @@ class Staticlib:
     lib_name: str  # the library target cargo builds it as
     crates: tuple[Crate, ...]
     routing_class: ClassConfig
+    # Expectations scanning cannot decide, from [tool.buildlib.crates.<crate>]: added, dropped, files.
+    expect: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exports_files: tuple[Path, ...] = ()
     built: Path  # where the build puts it, beside its record
     record: Path
     verified_archive: Path  # the store's stable path (a symlink to the content-addressed copy)
@@ -189,6 +193,8 @@ def _memberships(config: ProjectConfig, workspace: Workspace) -> dict[str, list[
     """For each ext crate, the classes that claim it and why (a list entry or a dependency rule)."""
     file = str(config.file)
     claims: dict[str, list[tuple[ClassConfig, str]]] = {crate.name: [] for crate in workspace.ext_crates}
+    for crate_config in config.crates:
+        _check_crate_name(file, crate_config.key, crate_config.name, workspace, ext=True)
     for routing_class in config.classes:
         for index, name in enumerate(routing_class.crates):
             key = f"{routing_class.key}.crates[{index}]"
@@ -257,11 +263,16 @@ def _staticlib(
 ) -> Staticlib:
     layout = Layout(config.out_dir)
     file_name = f"lib{lib_name}.a"
+    names = {crate.name for crate in crates}
+    settings = [c for c in config.crates if c.name in names]
     return Staticlib(
         name=name,
         lib_name=lib_name,
         crates=tuple(crates),
         routing_class=routing_class,
+        expect=tuple(n for c in settings for n in c.expect),
+        ignore=tuple(n for c in settings for n in c.ignore),
+        exports_files=tuple(c.exports for c in settings if c.exports is not None),
         built=layout.archives(routing_class.name) / file_name,
         record=layout.record(routing_class.name, name),
         verified_archive=layout.verified(name) / file_name,

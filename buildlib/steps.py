@@ -16,7 +16,7 @@ from .archive import read_archive
 from .audit import audit_line, link_symbols
 from .build import run_unit
 from .errors import LinkError, VerifyFailed
-from .exports import Cfg, ExportScan, scan_crate, scan_files
+from .exports import Cfg, ExportScan, read_exports_file, scan_crate, scan_files
 from .link import run_link
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Staticlib
@@ -78,6 +78,12 @@ def expected_exports(record: BuildRecord, staticlib: Staticlib) -> ExportScan:
     )
 
 
+def expected_names(scan: ExportScan, staticlib: Staticlib) -> list[str]:
+    """The scanned exports, less the configuration's ``ignore``, plus its ``expect`` and exports files."""
+    extra = [*staticlib.expect, *(name for path in staticlib.exports_files for name in read_exports_file(path))]
+    return sorted({name for name in scan.names if name not in staticlib.ignore} | set(extra))
+
+
 def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:
     """Verify the freshly built ``staticlib`` against all its crates' exports and promote it into
     the store.
@@ -90,7 +96,7 @@ def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.std
     record = BuildRecord.from_file(staticlib.record)
     scan = expected_exports(record, staticlib)
     archive = read_archive(staticlib.built)
-    result = verify_archive(archive, scan.names)
+    result = verify_archive(archive, expected_names(scan, staticlib))
     if not result.ok:
         raise VerifyFailed(
             format_failures(label, result),

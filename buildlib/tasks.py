@@ -136,7 +136,7 @@ def verify_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
             f"and promote it to {staticlib.verified_archive.parent}",
             "actions": [_as_action(partial(_verify, staticlib, names), "verify_step")],
             # The record changes with every build, and names the sources the expectations come from.
-            "file_dep": [str(staticlib.built), str(staticlib.record)],
+            "file_dep": [str(staticlib.built), str(staticlib.record), *map(str, staticlib.exports_files)],
             "targets": [str(staticlib.verified_archive), str(staticlib.report)],
             # The symlink resolves only while the report's archive exists; the format version
             # re-verifies entries an older buildlib wrote.
@@ -191,7 +191,8 @@ class _EntryPresent(_Saved):
     """The store entry was written by this store format, and its symlink resolves (the report's archive exists)."""
 
     def __init__(self, staticlib: Staticlib) -> None:
-        super().__init__(REPORT_FORMAT)
+        # The configuration's expectations are part of what was verified: changing them verifies again.
+        super().__init__(f"{REPORT_FORMAT}\nexpect {staticlib.expect}\nignore {staticlib.ignore}")
         self.staticlib = staticlib
 
     def check(self) -> bool:

@@ -206,3 +206,22 @@ def test_a_bundle_class_is_one_cargo_call_on_a_generated_crate(tmp_path: Path) -
     assert '[profile."release"."package"."ext-c"]' in manifest and '"opt-level" = 2' in manifest
     assert manifest in unit.fingerprint
     assert tomllib.loads(manifest)["profile"]["release"]["package"]["ext-c"]["opt-level"] == 2
+
+
+def test_per_crate_expectations_reach_the_staticlib_that_carries_the_crate(tmp_path: Path) -> None:
+    (tmp_path / "extra.txt").write_text("js_from_file\n")
+    plan = plan_for(
+        tmp_path,
+        crates={"ext-c": {"expect": ["js_macro_made"], "ignore": ["js_windows_only"], "exports": "extra.txt"}},
+    )
+    staticlib = plan.route("ext-c").staticlib
+    assert (staticlib.expect, staticlib.ignore, staticlib.exports_files) == (
+        ("js_macro_made",),
+        ("js_windows_only",),
+        (tmp_path / "extra.txt",),
+    )
+    assert plan.route("ext-d").staticlib.expect == ()
+    with pytest.raises(ConfigError, match=r"tool.buildlib.crates.ext-zz: no crate 'ext-zz'"):
+        plan_for(tmp_path, crates={"ext-zz": {"expect": ["x"]}})
+    with pytest.raises(ConfigError, match=r"tool.buildlib.crates.ext-c.expected: unknown key"):
+        plan_for(tmp_path, crates={"ext-c": {"expected": ["x"]}})

@@ -33,3 +33,19 @@ def test_task_names_under_a_prefix() -> None:
         "rt.link",
     )
     assert TaskNames().run(TaskNames().link) == "doit link"
+
+
+def test_expected_names_add_and_drop_what_the_configuration_says(tmp_path: Path) -> None:
+    from buildlib.exports import Export, ExportScan
+    from buildlib.steps import expected_names
+
+    (tmp_path / "extra.txt").write_text("js_from_file  # made by a macro\n")
+    plan = plan_for(
+        tmp_path,
+        crates={"ext-c": {"expect": ["js_macro_made"], "ignore": ["js_windows_only"], "exports": "extra.txt"}},
+    )
+    scan = ExportScan(
+        exports=tuple(Export(name=n, file=tmp_path / "lib.rs", line=1) for n in ("js_a", "js_windows_only")),
+        undecided=(),
+    )
+    assert expected_names(scan, plan.route("ext-c").staticlib) == ["js_a", "js_from_file", "js_macro_made"]
