@@ -40,6 +40,7 @@ from _synth import Layout
 
 from buildlib.archive import read_archive
 from buildlib.objfile import load_lief
+from buildlib.records import BuildRecord, read_report
 from buildlib.verify import verify_archive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,8 +171,8 @@ def build_records(layout: Layout) -> dict[str, dict[str, Any]]:
     """Each crate's build record, as buildlib wrote it (build/archives/routed/<crate>.build.json)."""
     records = {}
     for path in sorted((layout.build / "archives" / "routed").glob("*.build.json")):
-        record = json.loads(path.read_text())
-        records[record["crate"]] = record
+        record = BuildRecord.from_file(path)
+        records[record.name] = record.to_dict()
     return records
 
 
@@ -312,9 +313,8 @@ def verified_entries(ours: Layout) -> list[tuple[Path, list[str]]]:
     """(archive, expected names) of each crate, from build/verified/<crate>/report.json."""
     entries = []
     for report_path in sorted((ours.build / "verified").glob("*/report.json")):
-        report = json.loads(report_path.read_text())
-        names = [symbol["name"] for symbol in report["verify"]["symbols"]]
-        entries.append((report_path.parent / report["archive_file"], names))
+        report = read_report(report_path)
+        entries.append((report_path.parent / report.archive_file, list(report.exports)))
     return entries
 
 
