@@ -77,6 +77,7 @@ def check_plan(plan: Plan) -> list[str]:
         staticlib.label: (effective_lto(staticlib.routing_class, staticlib.crates[0]), staticlib.routing_class)
         for staticlib in plan.staticlibs
     }
+    _check_ext_dependencies(plan)
     problem = lto_line_problem([(label, mode) for label, (mode, _) in line.items()])
     if problem is not None:
         culprit = line[problem.culprit][1]
@@ -96,6 +97,27 @@ def check_plan(plan: Plan) -> list[str]:
                 )
             )
     return warnings
+
+
+def _check_ext_dependencies(plan: Plan) -> None:
+    """An ext crate on another ext crate links only when one archive carries both: a staticlib
+    exports its dependencies' ``#[no_mangle]`` items too (F15), so two archives would define the
+    dependency's exports twice. Refused before any build, with the fix."""
+    archive_of = {route.crate.name: route.staticlib for route in plan.routes}
+    for route in plan.routes:
+        for dependency in plan.workspace.with_path_deps(route.crate.name)[1:]:
+            carrier = archive_of.get(dependency.name)
+            if carrier is None or carrier == route.staticlib:
+                continue  # not an ext crate, or the same (bundle) archive
+            raise ConfigError(
+                str(plan.config.file),
+                route.routing_class.key,
+                f"ext crate {route.crate.name!r} depends on ext crate {dependency.name!r}: both archives would "
+                f"carry {dependency.name}'s exports (F15) and the link would define them twice",
+                hint=f'put both in one class with method = "bundle", or make {dependency.name} rlib-only '
+                f'(drop "staticlib" from its crate-type) so its exports reach the program through '
+                f"{route.crate.name}'s archive",
+            )
 
 
 def _names(routes: list[Route]) -> str:

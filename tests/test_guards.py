@@ -9,6 +9,7 @@ from buildlib.config import parse_config
 from buildlib.errors import ConfigError
 from buildlib.guards import check_plan, effective_lto
 from buildlib.plan import make_plan
+from buildlib.workspace import Workspace
 
 from .conftest import TOOLCHAIN, crate, workspace
 
@@ -82,3 +83,29 @@ def test_lto_that_cargo_will_ignore_is_a_warning_that_says_why(tmp_path: Path) -
         tmp_path, {"a": {"lto": "off"}, "shared": {"lto": "thin", "method": "together", "crates": ["ext-c"]}}
     )
     assert 'use method = "staticlib" to apply it' in check_plan(alone)[0]
+
+
+@pytest.mark.parametrize(
+    ("classes", "refused"),
+    [
+        ({"a": {"lto": "off"}}, True),  # each in its own staticlib archive
+        ({"a": {"lto": "off", "method": "together"}}, True),  # one cargo call, still two archives
+        ({"a": {"lto": "off", "method": "bundle"}}, False),  # one archive carries both
+    ],
+    ids=["staticlib", "together", "bundle"],
+)
+def test_an_ext_crate_on_another_ext_crate_is_refused_before_building_unless_bundled(
+    tmp_path: Path, classes: dict[str, Any], refused: bool
+) -> None:
+    ws = tmp_path / "ws"
+    layout = Workspace(
+        root=ws, target_dir=ws / "target", crates=(crate(ws, "ext-base"), crate(ws, "ext-top", deps=("ext-base",)))
+    )
+    data = {"workspace": "ws", "classes": classes, "host": {"sources": ["m.c"], "program": "p"}, "default-class": "a"}
+    plan = make_plan(parse_config(data, file=tmp_path / "pyproject.toml"), layout, TOOLCHAIN, {})
+    if not refused:
+        assert check_plan(plan) == []
+        return
+    with pytest.raises(ConfigError, match="ext crate 'ext-top' depends on ext crate 'ext-base'") as caught:
+        check_plan(plan)
+    assert 'method = "bundle"' in (caught.value.hint or "") and "rlib-only" in (caught.value.hint or "")
