@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 from . import _fs
 from .cargoenv import config_files, tracked_environment
-from .workspace import iter_tree
 
 if TYPE_CHECKING:
     from .depinfo import CargoReads
@@ -70,13 +69,27 @@ def stamp(path: Path | str, *, tree: bool = False) -> str:
     if not tree:
         return f"{status.st_mtime_ns}:{status.st_size}"
     newest, count = status.st_mtime_ns, 0
-    for file in iter_tree(Path(path)):
+    for file in _package_files(Path(path)):
         try:
             newest = max(newest, file.stat().st_mtime_ns)
         except OSError:
             continue
         count += 1
     return f"{_TREE}{newest}:{count}"
+
+
+def _package_files(top: Path) -> list[Path]:
+    """A package's files as a tree stamp counts them: no ``target/``, no hidden directories, and
+    no buildlib output directory inside it (it holds ``.buildlib/``), which every build rewrites."""
+    files = []
+    for root, directories, names in os.walk(top):
+        directories[:] = [
+            d
+            for d in directories
+            if not d.startswith(".") and d != "target" and not os.path.isdir(os.path.join(root, d, ".buildlib"))
+        ]
+        files += [Path(root, name) for name in names if not name.startswith(".")]
+    return files
 
 
 def _stamp_after_build(path: Path, started_ns: int, cargo_owned: tuple[Path, ...]) -> str:

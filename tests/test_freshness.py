@@ -154,3 +154,15 @@ def test_user_rustflags_in_cargos_order() -> None:
     assert user_rustflags({"RUSTFLAGS": " -C  opt-level=1 "}) == ("RUSTFLAGS", ["-C", "opt-level=1"])
     assert user_rustflags({"RUSTFLAGS": "-g", "CARGO_ENCODED_RUSTFLAGS": ""}) == ("CARGO_ENCODED_RUSTFLAGS", [])
     assert user_rustflags({"CARGO_ENCODED_RUSTFLAGS": "-C\x1fa b"}) == ("CARGO_ENCODED_RUSTFLAGS", ["-C", "a b"])
+
+
+def test_a_build_output_directory_inside_a_package_is_not_part_of_its_tree(tmp_path: Path) -> None:
+    """An out-dir inside a package whose build script declares no rerun-if-changed: every build
+    rewrites it, so counting it would make every next run build again."""
+    ws, _, units = _workspace(tmp_path, rerun="cargo:rustc-cfg=x\n")
+    out = ws / "a" / "build"
+    (out / ".buildlib").mkdir(parents=True)
+    path = _collect(tmp_path, ws, units, {})
+    (out / "archives").mkdir()
+    (out / "archives" / "liba.a").write_bytes(b"!<arch>\n")
+    assert why_stale(path, "cargo build", {}) is None
