@@ -58,7 +58,7 @@ TOOL_HINTS = {
 # Variables that would let one copy reuse another's compiled output and make a cold build warm.
 _SHARING_VARIABLES = ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER")
 _BUILT = re.compile(r"built in ([0-9.]+)s")
-_VERIFIED = re.compile(r"exports ok in ([0-9.]+)s")
+_VERIFIED = re.compile(r"exports? ok in ([0-9.]+)s")
 _STARTED = time.perf_counter()
 
 

@@ -20,10 +20,18 @@ def _commit(temp: Path, path: Path) -> None:
     try:
         with temp.open("rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp made the temporary file private; the final file gets the mode the umask gives.
+        os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: Path, data: bytes) -> None:

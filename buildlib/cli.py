@@ -18,9 +18,10 @@ from pathlib import Path
 
 from ._table import format_table
 from .archive import read_archive
-from .errors import ArchiveError, user_message
+from .errors import ArchiveError, StoreError, user_message
 from .exports import read_exports_file, scan_crate
-from .link import planned_link_line
+from .link import planned_link_line, unverified
+from .names import TaskNames
 from .probe import native_libs_beside, probe_link, recorded_cfg
 from .project import load_plan
 from .status import project_status, status_table
@@ -143,7 +144,16 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _link_line(args: argparse.Namespace) -> int:
-    command = planned_link_line(load_plan(args.project))
+    plan = load_plan(args.project)
+    missing = unverified(plan)
+    if missing:
+        # The line needs each archive's verified path and native-static-libs: a line with holes misleads.
+        names = TaskNames()
+        raise StoreError(
+            f"{args.project}: not verified yet: {', '.join(missing)}; the link line needs every archive",
+            hint=f"run {names.run(names.link)} first (it builds and verifies them)",
+        )
+    command = planned_link_line(plan)
     print(json.dumps(command) if args.json else shlex.join(command))
     return EXIT_OK
 

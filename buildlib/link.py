@@ -135,6 +135,17 @@ def planned_link_line(plan: Plan) -> list[str]:
     return link_command(plan, archives, merge_native_libs(libs), plan.program)
 
 
+def unverified(plan: Plan) -> list[str]:
+    """The staticlibs of ``plan`` that have no readable verify report yet."""
+    missing = []
+    for staticlib in plan.staticlibs:
+        try:
+            read_report(staticlib.report)
+        except StoreError:
+            missing.append(staticlib.label)
+    return missing
+
+
 def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> Path:
     """Link the program to a temporary name and rename it into place.
 

@@ -103,7 +103,8 @@ def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.std
             hint="the previous verified archive, if any, is kept; the link will not run",
         )
     entry = promote(staticlib, record, result, scan, link_symbols(archive))
-    out.write(f"{label}: {len(result.symbols)} exports ok in {time.monotonic() - started:.2f}s\n")
+    count = len(result.symbols)
+    out.write(f"{label}: {count} export{'s' * (count != 1)} ok in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:
         out.write(f"{label}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")
     return entry

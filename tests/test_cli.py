@@ -248,3 +248,23 @@ def test_verify_crate_uses_the_cfg_the_build_recorded_beside_the_archive(tmp_pat
     write_report(archive.parent / "report.json", report)
     cfg = recorded_cfg(archive, crate_dir)
     assert cfg is not None and cfg.holds("unix") and cfg.holds('feature="tracing"') and not cfg.holds("windows")
+
+
+def test_link_line_before_anything_was_verified_says_what_to_run_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ws" / "src").mkdir(parents=True)
+    (tmp_path / "ws" / "Cargo.toml").write_text(
+        '[package]\nname = "ext-w"\nversion = "0.1.0"\nedition = "2021"\n[lib]\ncrate-type = ["staticlib"]\n'
+    )
+    (tmp_path / "ws" / "src" / "lib.rs").write_text("")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.buildlib]\nworkspace = "ws"\ndefault-class = "c"\n'
+        '[tool.buildlib.classes.c]\nlto = "off"\n[tool.buildlib.host]\nsources = ["m.c"]\nprogram = "p"\n'
+    )
+    assert main(["link-line", "--project", str(tmp_path / "pyproject.toml")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    first, hint = captured.err.splitlines()
+    assert first == f"error: {tmp_path / 'pyproject.toml'}: not verified yet: ext-w; the link line needs every archive"
+    assert hint == "hint: run doit link first (it builds and verifies them)"

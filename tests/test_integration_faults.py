@@ -69,7 +69,11 @@ def test_two_runs_at_once_are_serialized_and_both_succeed(project: Project) -> N
     edit(project, "ext-zlib/src/codec.rs", "concurrent")
     logs = [project.root / "first.log", project.root / "second.log"]
     first = start_doit(project, logs[0])
-    time.sleep(0.3)
+    lock = project.root / "build" / ".buildlib" / "lock"
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip() == str(first.pid)):  # the event: the first holds it
+        assert first.poll() is None and time.monotonic() < deadline, logs[0].read_text()
+        time.sleep(0.01)
     second = start_doit(project, logs[1])
     assert first.wait(timeout=300) == 0 and second.wait(timeout=300) == 0
     output = logs[0].read_text() + logs[1].read_text()

@@ -88,3 +88,15 @@ def test_a_fault_at_any_rename_leaves_a_whole_entry(
     else:
         assert entry.sha256 != old.sha256
     assert not list(route.report.parent.glob(".*.tmp")), "no temporary file is left behind"
+
+
+def test_store_files_follow_the_umask(tmp_path: Path) -> None:
+    """Temporary files are private; the files they become get the mode the umask gives (0644 under 022)."""
+    previous = os.umask(0o022)
+    try:
+        staticlib = plan_for(tmp_path).route("ext-a").staticlib
+        entry = promote_version(staticlib, tmp_path)
+    finally:
+        os.umask(previous)
+    for path in (entry.archive, staticlib.report):
+        assert path.stat().st_mode & 0o777 == 0o644, path
