@@ -20,7 +20,7 @@ from ._table import format_table
 from .archive import read_archive
 from .errors import ArchiveError, StoreError, user_message
 from .exports import read_exports_file, scan_crate
-from .link import planned_link_line, unverified
+from .link import planned_link_line
 from .names import TaskNames
 from .probe import native_libs_beside, probe_link, recorded_cfg
 from .project import load_plan
@@ -144,8 +144,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _link_line(args: argparse.Namespace) -> int:
-    plan = load_plan(args.project)
-    missing = unverified(plan)
+    command, missing = planned_link_line(load_plan(args.project))
     if missing:
         # The line needs each archive's verified path and native-static-libs: a line with holes misleads.
         names = TaskNames()
@@ -153,7 +152,6 @@ def _link_line(args: argparse.Namespace) -> int:
             f"{args.project}: not verified yet: {', '.join(missing)}; the link line needs every archive",
             hint=f"run {names.run(names.link)} first (it builds and verifies them)",
         )
-    command = planned_link_line(plan)
     print(json.dumps(command) if args.json else shlex.join(command))
     return EXIT_OK
 

@@ -115,35 +115,27 @@ def link_command(plan: Plan, archives: Sequence[Path], native_libs: Sequence[str
     ]
 
 
-def planned_link_line(plan: Plan) -> list[str]:
-    """The link line as it stands: every route's store path, native libs from the reports present.
+def planned_link_line(plan: Plan) -> tuple[list[str], list[str]]:
+    """The link line as it stands: every staticlib's store path, native libs from the reports
+    present; and the staticlibs not verified yet (a placeholder stands for their native libs).
 
     For display (``buildlib link-line``, the link task's meta); the link itself
     uses checked store entries.
     """
     libs: list[Sequence[str]] = []
     archives: list[Path] = []
+    unverified: list[str] = []
     for staticlib in plan.staticlibs:
         try:
             report = read_report(staticlib.report)
         except StoreError:
             libs.append([f"<native-static-libs of {staticlib.name}: not verified yet>"])
             archives.append(staticlib.verified_archive)
+            unverified.append(staticlib.label)
             continue
         libs.append(report.native_static_libs)
         archives.append(staticlib.report.parent / report.archive_file)
-    return link_command(plan, archives, merge_native_libs(libs), plan.program)
-
-
-def unverified(plan: Plan) -> list[str]:
-    """The staticlibs of ``plan`` that have no readable verify report yet."""
-    missing = []
-    for staticlib in plan.staticlibs:
-        try:
-            read_report(staticlib.report)
-        except StoreError:
-            missing.append(staticlib.label)
-    return missing
+    return link_command(plan, archives, merge_native_libs(libs), plan.program), unverified
 
 
 def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> Path:

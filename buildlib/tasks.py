@@ -207,7 +207,7 @@ class _LinkLine:
         self.plan = plan
 
     def __repr__(self) -> str:
-        return shlex.join(planned_link_line(self.plan))
+        return shlex.join(planned_link_line(self.plan)[0])
 
 
 def link_task(plan: Plan, names: TaskNames) -> TaskDict:

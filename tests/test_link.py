@@ -59,7 +59,8 @@ def test_link_command_order(tmp_path: Path) -> None:
 
 def test_planned_line_lists_every_route_even_before_verification(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
-    line = planned_link_line(plan)
+    line, unverified = planned_link_line(plan)
+    assert unverified == [s.label for s in plan.staticlibs]
     assert [arg for arg in line if arg.endswith(".a")] == [str(s.verified_archive) for s in plan.staticlibs]
     assert "<native-static-libs of ext-b: not verified yet>" in line
 
