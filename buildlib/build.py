@@ -199,7 +199,7 @@ def run_unit(
     inputs = collect_inputs(
         unit=unit.fingerprint,
         cwd=unit.cwd,
-        reads=cargo_reads(output.units, [Path(record.artifact) for record in records], unit.cargo_root),
+        reads=cargo_reads(output.units, unit.cargo_root),
         target_dir=target_dir,
         extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
         outputs=[path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)],

@@ -147,21 +147,19 @@ class CargoReads:
     env: tuple[str, ...]
 
 
-def cargo_reads(units: CargoUnits, artifacts: Iterable[Path], cargo_root: Path) -> CargoReads:
+def cargo_reads(units: CargoUnits, cargo_root: Path) -> CargoReads:
     """Every file and variable the units of a finished cargo call read.
 
-    ``artifacts`` are the archives cargo reported, ``cargo_root`` the directory of
-    the manifest it built (rustc's relative paths start there). The dep-info of
-    every local unit, the manifests of local packages, each build script's
+    ``cargo_root`` is the directory of the manifest cargo built (rustc's relative
+    paths start there). The dep-info of every local unit (the staticlibs cargo
+    reported are among them), the manifests of local packages, each build script's
     ``rerun-if-*`` directives; a local build script that declares neither is
     rerun by cargo when any file of its package changes, so the package is a tree.
     """
     files: dict[Path, None] = {}
     trees: dict[Path, None] = {}
     env: dict[str, None] = {}
-    dep_infos = [artifact.with_suffix(".d") for artifact in artifacts]
-    for _, kind, filenames in units.local_units:
-        dep_infos.extend(dep_info_of(kind, filenames))
+    dep_infos = [dep_info for _, kind, filenames in units.local_units for dep_info in dep_info_of(kind, filenames)]
     for dep_info_file in dict.fromkeys(dep_infos):
         try:
             info = parse_dep_info(dep_info_file.read_text(), cargo_root)

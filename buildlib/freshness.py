@@ -92,11 +92,11 @@ def _package_files(top: Path) -> list[Path]:
     return files
 
 
-def _stamp_after_build(path: Path, started_ns: int, cargo_owned: tuple[Path, ...]) -> str:
+def _stamp_after_build(path: Path, started_ns: int, target_dir: Path) -> str:
     """The stamp of an input read after the build: one modified after cargo started may have been
     read in its old state, so it is recorded as changed, and the next run builds again."""
     value = stamp(path)
-    if value == ABSENT or path.name == "Cargo.lock" or any(path.is_relative_to(d) for d in cargo_owned):
+    if value == ABSENT or path.name == "Cargo.lock" or path.is_relative_to(target_dir):
         return value  # cargo writes these itself
     return CHANGED_DURING_BUILD if int(value.partition(":")[0]) >= started_ns else value
 
@@ -119,8 +119,7 @@ def collect_inputs(
     buildlib wrote from the build; ``started_ns`` when cargo started.
     """
     files = dict.fromkeys([*extra_files, *reads.files])
-    cargo_owned = (target_dir,)
-    stamps = {str(path): _stamp_after_build(path, started_ns, cargo_owned) for path in files}
+    stamps = {str(path): _stamp_after_build(path, started_ns, target_dir) for path in files}
     stamps.update({str(path): stamp(path, tree=True) for path in reads.trees})
     stamps.update({str(path): stamp(path) for path in config_files(cwd, environ)})
     stamps.update({str(path): stamp(path) for path in outputs})

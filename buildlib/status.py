@@ -26,13 +26,16 @@ class CrateStatus:
     verified_at: str | None
     built_at: str | None
     build_seconds: float | None
-    rebuild: str | None  # why the next build of the project builds it again; None: its build is up to date
+    # Why the next build of the project builds it again; None: its build is up to date, or not asked
+    # (the summary a link ends with does not show it).
+    rebuild: str | None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
+def crate_status(route: Route, unit: BuildUnit | None) -> CrateStatus:
+    """The row of ``route``; its next build is compared only when ``unit`` is given."""
     try:
         record: BuildRecord | None = BuildRecord.from_file(route.staticlib.record)
     except BuildError:
@@ -54,14 +57,15 @@ def crate_status(route: Route, unit: BuildUnit) -> CrateStatus:
         verified_at=report.verified_at if report else None,
         built_at=record.built_at if record else None,
         build_seconds=record.seconds if record else None,
-        rebuild=why_stale(unit.inputs, unit.fingerprint),
+        rebuild=why_stale(unit.inputs, unit.fingerprint) if unit is not None else None,
     )
 
 
-def project_status(plan: Plan) -> list[CrateStatus]:
-    """One row per ext crate, in link order."""
+def project_status(plan: Plan, *, next_build: bool = True) -> list[CrateStatus]:
+    """One row per ext crate, in link order; ``next_build`` also compares each build's inputs
+    (``buildlib status``), which the summary at the end of a link leaves out."""
     unit_of = {staticlib: unit for unit in plan.units for staticlib in unit.staticlibs}
-    return [crate_status(route, unit_of[route.staticlib]) for route in plan.routes]
+    return [crate_status(route, unit_of[route.staticlib] if next_build else None) for route in plan.routes]
 
 
 def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]:

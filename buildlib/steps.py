@@ -147,7 +147,7 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
             hint=f"details in {audit_file}",
         )
     program = run_link(plan, entries, label=names.link)
-    out.write("".join(f"{row}\n" for row in status_table(project_status(plan), summary=True)))
+    out.write("".join(f"{row}\n" for row in status_table(project_status(plan, next_build=False), summary=True)))
     archives, crates = len(entries), len(plan.routes)
     out.write(
         f"{names.link}: {program} from {archives} verified archive{'s' * (archives != 1)} "

@@ -46,7 +46,7 @@ def _collect(
     inputs = collect_inputs(
         unit="cargo build",
         cwd=ws,
-        reads=cargo_reads(units, [], ws),
+        reads=cargo_reads(units, ws),
         target_dir=ws / "target",
         extra_files=[ws / "Cargo.toml", ws / "Cargo.lock"],
         outputs=[],
