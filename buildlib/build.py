@@ -23,11 +23,13 @@ from typing import TextIO
 
 from . import _fs
 from .bundle import write_bundle
+from .cache import SccacheServer
 from .depinfo import CargoUnits, cargo_reads, parse_dep_info
 from .errors import BuildError
 from .freshness import collect_inputs, write_inputs
+from .nativelibs import probe_std_libs, staticlib_native_libs
 from .plan import BuildUnit
-from .records import BuildRecord
+from .records import BuildRecord, CacheStats
 
 _NATIVE_LIBS_PREFIX = "native-static-libs:"
 _RUNNING = re.compile(r"^\s+Running `(.*)`\s*$")
@@ -69,6 +71,9 @@ class CargoOutput:
     units: CargoUnits = field(default_factory=CargoUnits)
     # library target name -> the features cargo enabled for it
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # library target name -> its package id; (package id, linked_libs) of each build script run
+    packages: dict[str, str] = field(default_factory=dict)
+    linked_libs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def feed_stderr(self, line: str) -> bool:
         """Take one line of cargo's verbose stderr; return whether to show it to the user."""
@@ -97,9 +102,13 @@ class CargoOutput:
         if reason == "compiler-artifact":
             if "lib" in (target.get("kind") or []) or "staticlib" in (target.get("kind") or []):
                 self.features[name] = tuple(str(f) for f in message.get("features") or ())
+                self.packages[name] = str(message.get("package_id", ""))
             for filename in message.get("filenames") or []:
                 if filename.endswith(".a") or filename.endswith(".lib"):
                     self.archives[name] = Path(filename)
+        elif reason == "build-script-executed":
+            libs = tuple(str(spec) for spec in message.get("linked_libs") or ())
+            self.linked_libs.append((str(message.get("package_id", "")), libs))
         elif reason == "compiler-message":
             body = message.get("message") or {}
             text = str(body.get("message", ""))
@@ -135,18 +144,53 @@ def run_unit(
     ``label`` starts every message (the task's name), ``target_dir`` is cargo's,
     ``workspace_files`` the workspace manifest and lockfile.
 
-    Raises BuildError when cargo cannot start, fails, or omits an archive.
+    With a compile cache, cargo's rustc calls go through a server of this call's own
+    (cache.SccacheServer), whose counts the records carry, and the native-static-libs
+    come from nativelibs.
+
+    Raises BuildError when cargo cannot start, fails, or omits an archive, or the cache's
+    server cannot start; ToolchainError when the native-libs probe fails.
     """
     started = time.monotonic()
     output = CargoOutput()
     if unit.bundle is not None:
         write_bundle(unit.bundle.directory, unit.bundle.manifest, unit.crates, unit.cwd / "Cargo.lock")
     started_ns = time.time_ns()
+    stats, native_libs = None, None
+    if unit.cache is None:
+        _run_cargo(unit, output, cargo_environment(dict(unit.env)), label=label, out=out)
+    else:
+        with SccacheServer(unit.cache.tool, log=unit.cache.server_log, label=label) as server:
+            env = cargo_environment(server.client_env, cargo_environment(dict(unit.env)))
+            _run_cargo(unit, output, env, label=label, out=out)
+            stats = server.stats()
+        native_libs = probed_native_libs(unit, output)
+    seconds = time.monotonic() - started
+    previous = _previous_records(unit)
+    records = install_archives(
+        unit, output, seconds, label=label, previous=previous, native_libs=native_libs, cache=stats
+    )
+    inputs = collect_inputs(
+        unit=unit.fingerprint,
+        cwd=unit.cwd,
+        reads=cargo_reads(output.units, unit.cargo_root),
+        target_dir=target_dir,
+        extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
+        outputs=[path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)],
+        environ=os.environ,
+        started_ns=started_ns,
+    )
+    write_inputs(unit.inputs, inputs)
+    return records
+
+
+def _run_cargo(unit: BuildUnit, output: CargoOutput, env: dict[str, str], *, label: str, out: TextIO) -> None:
+    """Run the unit's cargo command in ``env``, feeding ``output``; raises BuildError when it fails."""
     try:
         process = subprocess.Popen(
             unit.command,
             cwd=unit.cwd,
-            env=cargo_environment(dict(unit.env)),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -189,25 +233,32 @@ def run_unit(
             # alone; nothing was installed yet, so the previous archives stay whole.
             _stop(process)
             raise
-    seconds = time.monotonic() - started
     if process.returncode != 0:
         raise BuildError(
             f"{label}: cargo failed with exit code {process.returncode}; the previous archives are kept",
             hint="fix the error above and run again; command: " + " ".join(unit.command),
         )
-    records = install_archives(unit, output, seconds, label=label, previous=_previous_records(unit))
-    inputs = collect_inputs(
-        unit=unit.fingerprint,
+
+
+def probed_native_libs(unit: BuildUnit, output: CargoOutput) -> dict[str, tuple[str, ...]]:
+    """Each staticlib's native-static-libs without rustc's --print: std's from the toolchain probe,
+    the rest from the build scripts of the call (nativelibs)."""
+    assert unit.cache is not None
+    cache = unit.cache
+    std = probe_std_libs(
+        unit.toolchain,
+        rustc=cache.rustc,
+        target=cache.target,
+        flags=cache.rustflags,
         cwd=unit.cwd,
-        reads=cargo_reads(output.units, unit.cargo_root),
-        target_dir=target_dir,
-        extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
-        outputs=[path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)],
+        cache=cache.probe,
         environ=os.environ,
-        started_ns=started_ns,
     )
-    write_inputs(unit.inputs, inputs)
-    return records
+    own = {s.lib_name: {output.packages.get(s.lib_name, "")} for s in unit.staticlibs}
+    return {
+        lib: staticlib_native_libs(std, output.linked_libs, mine, {p for o, ps in own.items() if o != lib for p in ps})
+        for lib, mine in own.items()
+    }
 
 
 def _stop(process: subprocess.Popen[str], grace: float = 5.0) -> None:
@@ -241,11 +292,15 @@ def install_archives(
     *,
     label: str | None = None,
     previous: dict[str, BuildRecord] | None = None,
+    native_libs: dict[str, tuple[str, ...]] | None = None,
+    cache: CacheStats | None = None,
 ) -> list[BuildRecord]:
     """Copy each reported archive into place and write its record; all or nothing is checked first.
 
     When cargo reused a fresh build it prints no rustc command, so the -C lto of
     the previous record of the same command and toolchain is carried over.
+    ``native_libs`` (by library name) replaces what rustc printed, when it was not asked to
+    (a compile cache); ``cache`` is what the cache did for the call.
     """
     label = label or unit.name
     missing = [s.label for s in unit.staticlibs if s.lib_name not in output.archives]
@@ -254,7 +309,9 @@ def install_archives(
             f"{label}: cargo reported no staticlib for {', '.join(missing)}",
             hint='check [lib] crate-type includes "staticlib"',
         )
-    silent = [s.label for s in unit.staticlibs if s.lib_name not in output.native_libs]
+    printed = native_libs is None
+    native_libs = output.native_libs if native_libs is None else native_libs
+    silent = [s.label for s in unit.staticlibs if s.lib_name not in native_libs]
     if silent:
         raise BuildError(
             f"{label}: rustc reported no native-static-libs for {', '.join(silent)}; "
@@ -292,7 +349,7 @@ def install_archives(
             cwd=str(unit.cwd),
             toolchain=unit.toolchain,
             artifact=str(artifact),
-            native_static_libs=output.native_libs[lib_name],
+            native_static_libs=native_libs[lib_name],
             sources=_sources(artifact, unit.cargo_root),
             cfg=unit.cfg,
             features={crate.name: output.features.get(crate.lib_name, ()) for crate in staticlib.crates},
@@ -300,6 +357,8 @@ def install_archives(
             units_compiled=output.units.compiled,
             built_at=built_at,
             seconds=round(seconds, 3),
+            native_static_libs_source="rustc" if printed else "probe",
+            cache=cache,
         )
         _fs.copy_atomic(artifact, staticlib.built)
         _fs.write_atomic(staticlib.record, record.to_json())

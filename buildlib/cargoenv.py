@@ -9,7 +9,7 @@ the job count change no archive and are left out, so changing them rebuilds noth
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ._toml import tomllib
@@ -94,14 +94,7 @@ def check_target_rustflags(cwd: Path, environ: Mapping[str, str]) -> None:
             raise ConfigError(
                 "environment", name, "target rustflags replace the per-class flags buildlib passes", hint=hint
             )
-    for path in config_files(cwd, environ):
-        try:
-            with path.open("rb") as handle:
-                document = tomllib.load(handle)
-        except OSError:
-            continue
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(str(path), "file", f"not valid TOML: {e}") from e
+    for path, document in _config_documents(cwd, environ):
         targets = document.get("target")
         for target, table in targets.items() if isinstance(targets, dict) else ():
             if isinstance(table, dict) and "rustflags" in table:
@@ -111,3 +104,38 @@ def check_target_rustflags(cwd: Path, environ: Mapping[str, str]) -> None:
                     "target rustflags replace the per-class flags buildlib passes",
                     hint=hint,
                 )
+
+
+def check_rustc_wrapper(cwd: Path, environ: Mapping[str, str]) -> None:
+    """With a compile cache, buildlib sets ``RUSTC_WRAPPER`` to sccache for cargo, which replaces any
+    other wrapper (``RUSTC_WRAPPER``, ``CARGO_BUILD_RUSTC_WRAPPER``, ``build.rustc-wrapper``): refuse
+    one that is not sccache rather than drop it silently. An empty value (no wrapper) is fine.
+
+    Raises ConfigError naming the variable or the file and key.
+    """
+    hint = "unset it (buildlib runs rustc through sccache itself), or remove tool.buildlib.cache"
+    for name in ("RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER"):
+        if not _is_sccache(environ.get(name)):
+            raise ConfigError("environment", name, f"{environ[name]!r} would be replaced by sccache", hint=hint)
+    for path, document in _config_documents(cwd, environ):
+        build = document.get("build")
+        wrapper = build.get("rustc-wrapper") if isinstance(build, dict) else None
+        if not _is_sccache(wrapper if isinstance(wrapper, str) else None):
+            raise ConfigError(str(path), "build.rustc-wrapper", f"{wrapper!r} would be replaced by sccache", hint=hint)
+
+
+def _is_sccache(wrapper: str | None) -> bool:
+    return not wrapper or Path(wrapper).stem == "sccache"
+
+
+def _config_documents(cwd: Path, environ: Mapping[str, str]) -> Iterator[tuple[Path, dict[str, object]]]:
+    """Each configuration file cargo would read that exists, parsed; raises ConfigError for bad TOML."""
+    for path in config_files(cwd, environ):
+        try:
+            with path.open("rb") as handle:
+                document = tomllib.load(handle)
+        except OSError:
+            continue
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(str(path), "file", f"not valid TOML: {e}") from e
+        yield path, document

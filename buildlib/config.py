@@ -18,8 +18,10 @@ from .errors import ConfigError
 
 LtoMode = Literal["off", "thin", "fat"]
 Method = Literal["staticlib", "together", "bundle"]
+CacheTool = Literal["sccache"]
 LTO_MODES: tuple[LtoMode, ...] = ("off", "thin", "fat")
 METHODS: tuple[Method, ...] = ("staticlib", "together", "bundle")
+CACHE_TOOLS: tuple[CacheTool, ...] = ("sccache",)
 
 # Class names become part of cargo profile names and doit task names.
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -88,6 +90,7 @@ class ProjectConfig:
     classes: tuple[ClassConfig, ...]
     host: HostConfig
     crates: tuple[CrateConfig, ...] = ()
+    cache: CacheTool | None = None  # the compile cache rustc runs through (docs/cache.md); None: no cache
 
     def class_named(self, name: str) -> ClassConfig:
         for routing_class in self.classes:
@@ -170,7 +173,7 @@ class _Table:
         return [(name, parent.table(name)) for name in parent._data]
 
 
-_TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "classes", "host", "crates")
+_TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "cache", "classes", "host", "crates")
 _CRATE_KEYS = ("expect", "ignore", "exports")
 _CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on")
 _HOST_KEYS = ("sources", "program", "cc", "cflags", "ldflags")
@@ -231,6 +234,7 @@ def parse_config(data: object, *, file: Path) -> ProjectConfig:
         crates=tuple(_parse_crate(name, table, root) for name, table in top.subtables("crates"))
         if "crates" in data
         else (),
+        cache=cast(CacheTool, top.choice("cache", CACHE_TOOLS)) if "cache" in data else None,
     )
 
 

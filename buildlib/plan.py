@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import bundle, cargoenv
+from .cache import UnitCache
 from .config import ClassConfig, ProjectConfig, close_match
 from .errors import ConfigError
 from .records import Layout
@@ -79,6 +80,7 @@ class BuildUnit:
     inputs: Path  # the inputs document of its last build (freshness)
     cfg: tuple[str, ...] = ()  # the toolchain's cfg set: what `#[cfg]` on an export sees
     bundle: Bundle | None = None
+    cache: UnitCache | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -139,11 +141,13 @@ def make_plan(
     toolchain: Toolchain,
     environ: Mapping[str, str],
     profiles: Mapping[str, object] | None = None,
+    sccache: Path | None = None,
 ) -> Plan:
     """Route every ext crate to its class and plan one cargo call per build unit.
 
     ``environ`` is the environment cargo will inherit, ``profiles`` the workspace
-    manifest's ``[profile]`` tables (a bundle crate copies them). Reads nothing.
+    manifest's ``[profile]`` tables (a bundle crate copies them), ``sccache`` the
+    binary of the compile cache when the configuration asks for one. Reads nothing.
     Raises ConfigError for a class that names an unknown or non-staticlib crate,
     an ext crate in no class, or a build unit name used twice.
     """
@@ -155,12 +159,10 @@ def make_plan(
         if not members:
             continue
         if routing_class.method in ("together", "bundle"):
-            units.append(
-                _unit(config, workspace, toolchain, environ, profiles or {}, routing_class.name, routing_class, members)
-            )
+            units.append(_unit(config, workspace, toolchain, environ, profiles or {}, sccache, routing_class, members))
         else:
             units.extend(
-                _unit(config, workspace, toolchain, environ, profiles or {}, s.name, routing_class, (s,))
+                _unit(config, workspace, toolchain, environ, profiles or {}, sccache, routing_class, (s,))
                 for s in members
             )
     _check_unique_unit_names(config, units)
@@ -286,6 +288,7 @@ def cargo_command(
     routing_class: ClassConfig,
     crates: tuple[Crate, ...],
     environ: Mapping[str, str],
+    sccache: Path | None = None,
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
     """The cargo call for a class's crates, with the class's profile set on the command line,
     and the variables to set (None: remove) in its environment.
@@ -294,7 +297,9 @@ def cargo_command(
     that cargo really passes ``-C lto`` (F1, F2); ``together`` builds every crate
     of the class in one ``cargo build`` so they share one build of their common
     dependencies. ``--print=native-static-libs`` makes rustc report the system
-    libraries each archive needs (F6). The class's flags go to ``build.rustflags``,
+    libraries each archive needs (F6), unless ``RUSTC_WRAPPER`` runs rustc through
+    ``sccache``, which caches no call with ``--print`` (F14; see nativelibs).
+    The class's flags go to ``build.rustflags``,
     which cargo merges with the configuration's; a ``RUSTFLAGS`` or
     ``CARGO_ENCODED_RUSTFLAGS`` in the environment would replace them (F12), so
     then the user's flags and the class's are passed together in
@@ -304,13 +309,15 @@ def cargo_command(
     settings = [f'profile.{profile}.inherits="release"', f"profile.{profile}.lto={json.dumps(routing_class.lto)}"]
     if routing_class.codegen_units is not None:
         settings.append(f"profile.{profile}.codegen-units={routing_class.codegen_units}")
-    rustflags = [*routing_class.rustflags, "--print=native-static-libs"]
+    rustflags = [*routing_class.rustflags, *([] if sccache else ["--print=native-static-libs"])]
     env: tuple[tuple[str, str | None], ...] = ()
     user = cargoenv.user_rustflags(environ)
     if user is None:
         settings.append(f"build.rustflags={json.dumps(rustflags)}")
     else:
         env = (("CARGO_ENCODED_RUSTFLAGS", cargoenv.encode_rustflags([*user[1], *rustflags])), ("RUSTFLAGS", None))
+    if sccache is not None:
+        env += (("RUSTC_WRAPPER", str(sccache)),)
 
     command = [config.cargo]
     manifest = workspace.root / "Cargo.toml"
@@ -338,12 +345,13 @@ def _unit(
     toolchain: Toolchain,
     environ: Mapping[str, str],
     profiles: Mapping[str, object],
-    name: str,
+    sccache: Path | None,
     routing_class: ClassConfig,
     staticlibs: tuple[Staticlib, ...],
 ) -> BuildUnit:
     crates = tuple(crate for staticlib in staticlibs for crate in staticlib.crates)
-    command, env = cargo_command(config, workspace, routing_class, crates, environ)
+    name = staticlibs[0].name if routing_class.method == "staticlib" else routing_class.name
+    command, env = cargo_command(config, workspace, routing_class, crates, environ, sccache)
     spec = None
     if routing_class.method == "bundle":
         text = bundle.manifest(routing_class, crates, profiles)
@@ -361,6 +369,9 @@ def _unit(
         inputs=Layout(config.out_dir).inputs(routing_class.name, name),
         cfg=toolchain.cfg,
         bundle=spec,
+        cache=None
+        if sccache is None
+        else UnitCache.plan(sccache, Layout(config.out_dir), name, routing_class, environ),
     )
 
 

@@ -13,7 +13,8 @@ from typing import IO
 from . import tasks
 from ._lock import hold_lock, set_aside_corrupt_database
 from .bundle import workspace_profiles
-from .cargoenv import check_target_rustflags
+from .cache import require_sccache
+from .cargoenv import check_rustc_wrapper, check_target_rustflags
 from .config import ProjectConfig, load_config, parse_config
 from .errors import ConfigError, user_message
 from .guards import check_plan
@@ -53,7 +54,11 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     check_editions(toolchain, workspace.crates)
     check_target_rustflags(workspace.root, environ)
     profiles = workspace_profiles(workspace.root) if any(c.method == "bundle" for c in config.classes) else {}
-    plan = make_plan(config, workspace, toolchain, environ, profiles)
+    sccache = None
+    if config.cache == "sccache":
+        sccache = require_sccache(config.file, environ)
+        check_rustc_wrapper(workspace.root, environ)
+    plan = make_plan(config, workspace, toolchain, environ, profiles, sccache)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
 
 

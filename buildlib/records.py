@@ -10,7 +10,7 @@ from another buildlib or damaged is one clear error (``StoreError`` for a report
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from . import _fs
 from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
-RECORD_FORMAT = 4
+RECORD_FORMAT = 5
 REPORT_FORMAT = "5"
 
 
@@ -71,6 +71,56 @@ class Layout:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CacheStats:
+    """What one cargo call's rustc calls did in the cache: sccache's counters over that call."""
+
+    tool: str
+    hits: int
+    misses: int
+    # Calls sccache did not look up, by its reason ("crate-type" for build scripts and proc-macros, ...).
+    not_cached: dict[str, int] = field(default_factory=dict)
+    # Failed reads, writes and timeouts of the storage: a shared cache that is not being filled.
+    errors: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "hits": self.hits,
+            "misses": self.misses,
+            "not_cached": dict(sorted(self.not_cached.items())),
+            "errors": self.errors,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CacheStats:
+        """Raises KeyError, TypeError or ValueError for data ``to_dict`` did not write."""
+        return cls(
+            tool=str(data["tool"]),
+            hits=int(data["hits"]),
+            misses=int(data["misses"]),
+            not_cached={str(k): int(v) for k, v in data["not_cached"].items()},
+            errors=int(data["errors"]),
+        )
+
+    def minus(self, before: CacheStats) -> CacheStats:
+        """The counts added since ``before``."""
+        reasons = {k: v - before.not_cached.get(k, 0) for k, v in self.not_cached.items()}
+        return CacheStats(
+            tool=self.tool,
+            hits=self.hits - before.hits,
+            misses=self.misses - before.misses,
+            not_cached={k: v for k, v in reasons.items() if v},
+            errors=self.errors - before.errors,
+        )
+
+    def describe(self) -> str:
+        """``3 hits, 1 miss``, and the cache errors when there are any (the calls it would not
+        cache, mostly cargo's own questions to rustc, are in the record only)."""
+        text = f"{self.hits} hit{'s' * (self.hits != 1)}, {self.misses} miss{'es' * (self.misses != 1)}"
+        return text + (f", {self.errors} cache error{'s' * (self.errors != 1)}" if self.errors else "")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BuildRecord:
     """What one build of one staticlib was: written next to the archive as JSON."""
 
@@ -100,10 +150,17 @@ class BuildRecord:
     units_compiled: int
     built_at: str
     seconds: float
+    # Where native_static_libs came from: "rustc" (its --print for this archive) or "probe" (with a
+    # compile cache: the toolchain probe and the build scripts' link requests, see nativelibs).
+    native_static_libs_source: str = "rustc"
+    # What the compile cache did for the cargo call (every staticlib of the call has the same), or None.
+    cache: CacheStats | None = None
     format: int = RECORD_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["cache"] = self.cache.to_dict() if self.cache else None
+        return data
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), indent=2).encode() + b"\n"
@@ -117,6 +174,7 @@ class BuildRecord:
         for key in ("command", "native_static_libs", "sources", "cfg"):
             data[key] = tuple(data[key])
         data["features"] = {crate: tuple(features) for crate, features in data["features"].items()}
+        data["cache"] = CacheStats.from_dict(data["cache"]) if data.get("cache") is not None else None
         return cls(**data)
 
     @classmethod

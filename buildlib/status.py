@@ -9,7 +9,7 @@ from ._table import format_table
 from .errors import BuildError, StoreError
 from .freshness import why_stale
 from .plan import BuildUnit, Plan, Route
-from .records import BuildRecord, VerifyReport, read_report
+from .records import BuildRecord, CacheStats, VerifyReport, read_report
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -29,9 +29,14 @@ class CrateStatus:
     # Why the next build of the project builds it again; None: its build is up to date, or not asked
     # (the summary a link ends with does not show it).
     rebuild: str | None
+    # What the compile cache did in the cargo call of its last build: {"tool", "hits", "misses",
+    # "not_cached", "errors"}; None without a cache.
+    cache: CacheStats | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["cache"] = self.cache.to_dict() if self.cache else None
+        return data
 
 
 def crate_status(route: Route, unit: BuildUnit | None) -> CrateStatus:
@@ -58,6 +63,7 @@ def crate_status(route: Route, unit: BuildUnit | None) -> CrateStatus:
         built_at=record.built_at if record else None,
         build_seconds=record.seconds if record else None,
         rebuild=why_stale(unit.inputs, unit.fingerprint) if unit is not None else None,
+        cache=record.cache if record else None,
     )
 
 
@@ -69,21 +75,24 @@ def project_status(plan: Plan, *, next_build: bool = True) -> list[CrateStatus]:
 
 
 def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]:
-    """``buildlib status``'s table; ``summary`` is the shorter one the link ends with."""
+    """``buildlib status``'s table; ``summary`` is the shorter one the link ends with. A ``cache``
+    column (hits and misses of each crate's last cargo call) is there when a build used one."""
     head = (
         ("crate", "class", "lto", "applied", "exports", "build")
         if summary
         else ("crate", "class", "method", "lto", "applied", "archive", "exports", "verified", "next build")
     )
-    table: list[tuple[str, ...]] = [head]
+    cached = any(row.cache is not None for row in rows)
+    table: list[tuple[str, ...]] = [head + ("cache",) * cached]
     for row in rows:
         applied = (
             "-" if row.lto_applied is None else "yes" if row.lto_applied else f"NO ({row.lto_passed or 'no -C lto'})"
         )
         exports = "-" if row.exports_expected is None else f"{row.exports_ok}/{row.exports_expected}"
+        cache = (("-" if row.cache is None else row.cache.describe()),) * cached
         if summary:
             seconds = "-" if row.build_seconds is None else f"{row.build_seconds:.1f}s"
-            table.append((row.crate, row.routing_class, row.lto_requested, applied, exports, seconds))
+            table.append((row.crate, row.routing_class, row.lto_requested, applied, exports, seconds, *cache))
         else:
             size = "-" if row.archive_bytes is None else f"{row.archive_bytes / 1e6:.1f} MB"
             table.append(
@@ -97,6 +106,7 @@ def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]
                     exports,
                     row.verified_at or "never",
                     "up to date" if row.rebuild is None else f"rebuild: {row.rebuild}",
+                    *cache,
                 )
             )
     return format_table(table)

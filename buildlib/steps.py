@@ -40,7 +40,8 @@ def build_step(plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = s
         out=out,
     )
     for record in records:
-        out.write(f"{label}: {record.name} built in {record.seconds:.1f}s ({describe_lto(record)})\n")
+        cache = f"; {record.cache.tool}: {record.cache.describe()}" if record.cache else ""
+        out.write(f"{label}: {record.name} built in {record.seconds:.1f}s ({describe_lto(record)}{cache})\n")
     return records
 
 

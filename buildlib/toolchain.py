@@ -70,12 +70,15 @@ def parse_version_output(text: str, tool: str) -> dict[str, str]:
 
 
 def _run_version(tool: str, cwd: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    return parse_version_output(_run(tool, ["-vV"], cwd, environ), tool)
+    return parse_version_output(run_tool(tool, ["-vV"], cwd, environ).stdout, tool)
 
 
-def _run(tool: str, args: list[str], cwd: Path, environ: Mapping[str, str]) -> str:
+def run_tool(tool: str, args: list[str], cwd: Path, environ: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run cargo or rustc in ``cwd`` (rustup picks the toolchain a rust-toolchain file there pins).
+
+    Raises ToolchainError when the tool is missing or fails, with its last line of error output.
+    """
     try:
-        # In the workspace: rustup picks the toolchain a rust-toolchain file there pins.
         result = subprocess.run([tool, *args], cwd=cwd, env=dict(environ), capture_output=True, text=True, check=False)
     except FileNotFoundError as e:
         raise ToolchainError(
@@ -84,7 +87,7 @@ def _run(tool: str, args: list[str], cwd: Path, environ: Mapping[str, str]) -> s
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ToolchainError(f"{tool} {' '.join(args)} failed: {last}")
-    return result.stdout
+    return result
 
 
 def _stat_key(path: Path | None) -> str:
@@ -128,7 +131,9 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
     cargo_fields = _run_version(cargo, workspace, environ)
     rustc = environ.get("RUSTC", "rustc")
     rustc_fields = _run_version(rustc, workspace, environ)
-    cfg = tuple(line for line in _run(rustc, ["--print", "cfg", "-O"], workspace, environ).splitlines() if line)
+    cfg = tuple(
+        line for line in run_tool(rustc, ["--print", "cfg", "-O"], workspace, environ).stdout.splitlines() if line
+    )
     toolchain = Toolchain(
         cargo=cargo_fields["release"],
         rustc=rustc_fields["release"],
