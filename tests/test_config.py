@@ -86,6 +86,8 @@ _DELETE = object()
         ("host.sources", [], "tool.buildlib.host.sources", "at least one"),
         ("host", _DELETE, "tool.buildlib.host", "missing"),
         ("classes.together.crates", ["ext-b"], "tool.buildlib.classes.together.crates[0]", "already in class 'routed'"),
+        ("cache", "scache", "tool.buildlib.cache", "did you mean 'sccache'"),
+        ("cache", True, "tool.buildlib.cache", "expected one of sccache"),
     ],
     ids=lambda v: str(v) if not isinstance(v, (dict, list)) else None,
 )
@@ -100,6 +102,11 @@ def test_wrong_value_names_the_dotted_key(dotted: str, value: object, expected_k
     assert expected_text in message
     assert "\n" not in str(error)
     assert str(error).startswith(f"{FILE}: {expected_key}: ")
+
+
+def test_the_compile_cache_is_off_unless_asked_for() -> None:
+    assert parse_config(valid(), file=FILE).cache is None
+    assert parse_config({**valid(), "cache": "sccache"}, file=FILE).cache == "sccache"
 
 
 def test_class_name_must_be_usable_as_a_cargo_profile() -> None:

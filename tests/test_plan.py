@@ -7,7 +7,7 @@ import pytest
 
 from buildlib._toml import tomllib
 from buildlib.bundle import workspace_profiles
-from buildlib.cargoenv import check_target_rustflags
+from buildlib.cargoenv import check_rustc_wrapper, check_target_rustflags
 from buildlib.config import parse_config
 from buildlib.errors import ConfigError
 from buildlib.plan import make_plan, profile_name
@@ -131,6 +131,51 @@ def test_rustflags_in_the_environment_are_merged_with_the_class_flags_not_replac
             "CARGO_ENCODED_RUSTFLAGS": "-C\x1fdebug-assertions=on\x1f-Cforce-frame-pointers\x1f--print=native-static-libs",
             "RUSTFLAGS": None,
         }
+
+
+def test_with_the_cache_rustc_runs_through_sccache_and_prints_nothing(tmp_path: Path) -> None:
+    """F14: sccache caches no rustc call with --print, and RUSTC_WRAPPER wins over any configured wrapper."""
+    config = parse_config({**config_data(), "cache": "sccache"}, file=tmp_path / "pyproject.toml")
+    sccache = tmp_path / "bin" / "sccache"
+    environ = {"RUSTFLAGS": "-g", "RUSTC": "/opt/rustc"}
+    plain = plan_for(tmp_path, environ).units[0]
+    unit = make_plan(config, workspace(tmp_path / "ws"), TOOLCHAIN, environ, sccache=sccache).units[0]
+    assert not any("native-static-libs" in arg for arg in unit.command)
+    assert dict(unit.env) == {"CARGO_ENCODED_RUSTFLAGS": "-g", "RUSTFLAGS": None, "RUSTC_WRAPPER": str(sccache)}
+    assert unit.fingerprint != plain.fingerprint and plain.cache is None
+    assert unit.cache is not None
+    assert (unit.cache.tool, unit.cache.rustc, unit.cache.target, unit.cache.rustflags) == (
+        sccache,
+        "/opt/rustc",
+        None,
+        ("-g",),
+    )
+    assert unit.cache.server_log == tmp_path / "build" / ".buildlib" / f"sccache-{unit.name}.log"
+
+
+@pytest.mark.parametrize(
+    ("environ", "config", "message"),
+    [
+        ({"RUSTC_WRAPPER": "/usr/bin/ccache"}, None, "environment: RUSTC_WRAPPER: '/usr/bin/ccache' would be replaced"),
+        ({"CARGO_BUILD_RUSTC_WRAPPER": "wrap"}, None, "environment: CARGO_BUILD_RUSTC_WRAPPER: 'wrap' would be"),
+        ({}, "[build]\nrustc-wrapper = 'cachepot'\n", "config.toml: build.rustc-wrapper: 'cachepot' would be"),
+    ],
+    ids=["env", "build-env", "config-file"],
+)
+def test_a_rustc_wrapper_the_cache_would_replace_is_refused(
+    tmp_path: Path, environ: dict[str, str], config: str | None, message: str
+) -> None:
+    ws = tmp_path / "ws"
+    home = {"CARGO_HOME": str(tmp_path / "home")}
+    if config is not None:
+        (ws / ".cargo").mkdir(parents=True)
+        (ws / ".cargo" / "config.toml").write_text(config)
+    with pytest.raises(ConfigError, match=message) as caught:
+        check_rustc_wrapper(ws, {**home, **environ})
+    assert "remove tool.buildlib.cache" in (caught.value.hint or "")
+    # sccache itself, or an empty value (no wrapper), is what the cache does anyway.
+    check_rustc_wrapper(tmp_path / "elsewhere", {**home, "RUSTC_WRAPPER": "/usr/local/bin/sccache"})
+    check_rustc_wrapper(tmp_path / "elsewhere", {**home, "RUSTC_WRAPPER": ""})
 
 
 def test_target_rustflags_that_would_drop_the_class_flags_are_refused(tmp_path: Path) -> None:

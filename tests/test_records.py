@@ -11,8 +11,17 @@ from typing import Any
 import pytest
 
 from buildlib.errors import BuildError, StoreError
-from buildlib.records import REPORT_FORMAT, Layout, LinkSymbols, VerifyReport, read_report, write_report
-from buildlib.status import project_status
+from buildlib.records import (
+    REPORT_FORMAT,
+    BuildRecord,
+    CacheStats,
+    Layout,
+    LinkSymbols,
+    VerifyReport,
+    read_report,
+    write_report,
+)
+from buildlib.status import project_status, status_table
 
 from .conftest import plan_for, record
 
@@ -80,6 +89,36 @@ def test_a_build_record_of_another_format_is_a_build_error(tmp_path: Path) -> No
     path.write_text(json.dumps(data))
     with pytest.raises(BuildError, match="unreadable build record"):
         type(record("x")).from_file(path)
+
+
+def test_a_build_record_carries_what_the_cache_did(tmp_path: Path) -> None:
+    stats = CacheStats(tool="sccache", hits=3, misses=1, not_cached={"crate-type": 2})
+    path = tmp_path / "x.build.json"
+    path.write_bytes(record("x", cache=stats, native_static_libs_source="probe").to_json())
+    data = json.loads(path.read_text())
+    assert data["cache"] == {"tool": "sccache", "hits": 3, "misses": 1, "not_cached": {"crate-type": 2}, "errors": 0}
+    assert BuildRecord.from_file(path).cache == stats
+    assert BuildRecord.from_file(path).native_static_libs_source == "probe"
+
+
+def test_status_shows_the_cache_column_and_json_only_when_a_build_used_the_cache(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    staticlib = plan.route("ext-a").staticlib
+    staticlib.record.parent.mkdir(parents=True)
+    staticlib.record.write_bytes(record("ext-a").to_json())
+    rows = project_status(plan, next_build=False)
+    assert "cache" not in status_table(rows)[0] and "cache" not in status_table(rows, summary=True)[0]
+    assert all(row.to_dict()["cache"] is None for row in rows)
+    stats = CacheStats(tool="sccache", hits=2, misses=0)
+    staticlib.record.write_bytes(record("ext-a", cache=stats).to_json())
+    rows = project_status(plan, next_build=False)
+    table = status_table(rows, summary=True)
+    assert table[0].split()[-1] == "cache"
+    assert next(line for line in table if line.startswith("ext-a ")).endswith("2 hits, 0 misses")
+    assert next(line for line in table if line.startswith("ext-b ")).endswith(" -")
+    assert status_table(rows)[0].split()[-1] == "cache"
+    row = next(row for row in rows if row.crate == "ext-a")
+    assert json.loads(json.dumps(row.to_dict()))["cache"] == stats.to_dict()
 
 
 def test_status_of_a_report_without_its_verify_key_is_not_a_crash(tmp_path: Path) -> None:
