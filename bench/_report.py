@@ -126,14 +126,12 @@ def machine_lines(cargo_version: str) -> list[str]:
     ]
 
 
-def write_results(
-    path: Path, figures: Sequence[Figure], *, cargo_version: str, command: str, wall_seconds: float
-) -> None:
-    """bench/results.md: when, where, the table, and one line per unmet goal with what limits it."""
-    unmet = [f for f in ordered(figures) if not f.met]
-    lines = [
-        "# bench_build results",
-        "",
+# A section that `bench_build.py --cache` writes and a full run keeps as it is.
+CACHE_SECTION = "## Compile cache (sccache)"
+
+
+def _run_lines(figures: Sequence[Figure], *, cargo_version: str, command: str, wall_seconds: float) -> list[str]:
+    return [
         f"Run {datetime.now(timezone.utc).isoformat(timespec='seconds')} with `{command}` ({wall_seconds:.0f} s).",
         "",
         *machine_lines(cargo_version),
@@ -141,9 +139,52 @@ def write_results(
         markdown_table(figures),
         "",
     ]
+
+
+def _limits(figures: Sequence[Figure]) -> list[str]:
+    return [f"- {f.name} (N={f.n}): {f.limit or 'no breakdown measured'}" for f in ordered(figures)]
+
+
+def _section(text: str, title: str) -> str:
+    """The section ``title`` of a results file (up to the next section of the same level), or ""."""
+    start = text.find(f"{title}\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(title))
+    return text[start:] if end < 0 else text[start : end + 1]
+
+
+def write_results(
+    path: Path, figures: Sequence[Figure], *, cargo_version: str, command: str, wall_seconds: float
+) -> None:
+    """bench/results.md: when, where, the table, and one line per unmet goal with what limits it.
+    The compile cache's section, written by its own run, is kept."""
+    unmet = [f for f in ordered(figures) if not f.met]
+    lines = [
+        "# bench_build results",
+        "",
+        *_run_lines(figures, cargo_version=cargo_version, command=command, wall_seconds=wall_seconds),
+    ]
     scaling = scaling_lines(figures)
     if scaling:
         lines += ["## Scaling", "", *(f"- {line}" for line in scaling), ""]
     lines += ["## Unmet goals", ""]
-    lines += [f"- {f.name} (N={f.n}): {f.limit or 'no breakdown measured'}" for f in unmet] or ["- none"]
-    path.write_text("\n".join(lines) + "\n")
+    lines += _limits(unmet) or ["- none"]
+    kept = _section(path.read_text(), CACHE_SECTION) if path.exists() else ""
+    path.write_text("\n".join(lines) + "\n" + (f"\n{kept.rstrip()}\n" if kept else ""))
+
+
+def write_cache_results(
+    path: Path, figures: Sequence[Figure], *, cargo_version: str, command: str, wall_seconds: float
+) -> None:
+    """The compile cache's section of bench/results.md, replaced or added; the rest stays as it is."""
+    lines = [
+        CACHE_SECTION,
+        "",
+        *_run_lines(figures, cargo_version=cargo_version, command=command, wall_seconds=wall_seconds),
+    ]
+    lines += ["Where the time went:", "", *_limits(figures)]
+    text = path.read_text() if path.exists() else "# bench_build results\n"
+    old = _section(text, CACHE_SECTION)
+    section = "\n".join(lines) + "\n"
+    path.write_text(text.replace(old, section) if old else f"{text.rstrip()}\n\n{section}")

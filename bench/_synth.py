@@ -147,12 +147,12 @@ def host_source(n: int) -> str:
     return "\n".join(lines)
 
 
-def pyproject() -> str:
+def pyproject(*, cache: bool = False) -> str:
+    """The buildlib configuration; ``cache`` turns the compile cache (sccache) on."""
     return (
         "[tool.buildlib]\n"
         'workspace = "ws"\n'
-        'out-dir = "build"\n'
-        'default-class = "routed"\n\n'
+        'out-dir = "build"\n' + ('cache = "sccache"\n' if cache else "") + 'default-class = "routed"\n\n'
         "[tool.buildlib.classes.routed]\n"
         'lto = "off"\n'
         'method = "staticlib"\n\n'

@@ -11,7 +11,10 @@ too noisy for absolute times:
      `buildlib verify --crate` and the cc link run by hand;
   d. verifying all N archives in one process vs `llvm-nm --no-llvm-bc -g` per archive.
 
-    python bench/bench_build.py [--crates N] [--also 200] [--repeat K] [--workdir DIR]
+With --cache, only the compile cache's figure (bench/_cache.py): a cold `doit link` with a warm
+sccache cache vs a cold one without, written to its own section of bench/results.md.
+
+    python bench/bench_build.py [--crates N] [--also 200] [--repeat K] [--workdir DIR] [--cache]
 """
 
 from __future__ import annotations
@@ -21,110 +24,48 @@ import dataclasses
 import itertools
 import json
 import os
-import re
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import _synth
-from _report import Figure, median_alternating, scaling_lines, text_table, timed, write_results
+from _cache import warm_cache_link
+from _report import Figure, median_alternating, scaling_lines, text_table, timed, write_cache_results, write_results
 from _synth import Layout
+from _tools import (
+    ROOT,
+    STARTED,
+    BenchError,
+    Tools,
+    check_program,
+    doit,
+    find_tools,
+    fresh_copy,
+    make_template,
+    progress,
+    run,
+    step_breakdown,
+    timed_run,
+    warm_up,
+)
 
 from buildlib.archive import read_archive
 from buildlib.objfile import load_lief
 from buildlib.records import BuildRecord, read_report
 from buildlib.verify import verify_archive
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
 GB = 1e9
 # Each archive is ~22 MB and sits in target/, build/archives and build/verified of the buildlib
 # copy, and in target/ of the baseline copy while both exist: ~88 MB a crate, plus headroom.
 BYTES_PER_CRATE = 100_000_000
 BYTES_HEADROOM = 2_000_000_000
-TOOL_HINTS = {
-    "cargo": "install Rust (rustup.rs)",
-    "cc": "install a C compiler (gcc or clang)",
-    "llvm-nm": "install LLVM (apt-get install llvm): it is the baseline of the verify figure",
-}
-# Variables that would let one copy reuse another's compiled output and make a cold build warm.
-_SHARING_VARIABLES = ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER")
-_BUILT = re.compile(r"built in ([0-9.]+)s")
-_VERIFIED = re.compile(r"exports? ok in ([0-9.]+)s")
-_STARTED = time.perf_counter()
-
-
-class BenchError(Exception):
-    """A bench step failed or measured something invalid; main prints it as one error line."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Tools:
-    """The environment every measured command runs in: a logging cargo first on PATH, on both sides."""
-
-    env: dict[str, str]
-    cargo_log: Path
-    nm: str
-
-    def reset_log(self) -> None:
-        self.cargo_log.write_text("")
-
-    def cargo_calls(self) -> list[str]:
-        return [line for line in self.cargo_log.read_text().splitlines() if line]
-
-
-def progress(message: str) -> None:
-    print(f"[{time.perf_counter() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def find_tools(workdir: Path) -> Tools:
-    """The required tools, and a cargo shim that logs each call (as tests/conftest.py logging_shim).
-
-    Raises BenchError naming the first missing tool.
-    """
-    for tool, hint in TOOL_HINTS.items():
-        if shutil.which(tool) is None:
-            raise BenchError(f"{tool} not found on PATH; {hint}")
-    bin_dir = workdir / "shim-bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    log = workdir / "cargo-calls.log"
-    log.touch()
-    shim = bin_dir / "cargo"
-    shim.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("cargo")}" "$@"\n')
-    shim.chmod(0o755)
-    # PYTHONDONTWRITEBYTECODE (set on some of these machines) would make every buildlib
-    # start recompile its modules, which a user's machine caches: both sides run with caching.
-    env = {k: v for k, v in os.environ.items() if k not in _SHARING_VARIABLES and k != "PYTHONDONTWRITEBYTECODE"}
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return Tools(env=env, cargo_log=log, nm=str(shutil.which("llvm-nm")))
-
-
-def run(command: Sequence[str], tools: Tools, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run to completion with output captured; raises BenchError with the output's last lines on failure."""
-    result = subprocess.run(command, cwd=cwd, env=tools.env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-4:])
-        raise BenchError(f"`{shlex.join(command)}` exited {result.returncode}: {tail}")
-    return result
-
-
-def timed_run(command: Sequence[str], tools: Tools, cwd: Path | None = None) -> tuple[str, float]:
-    """(stdout + stderr, wall seconds) of a successful run."""
-    started = time.perf_counter()
-    result = run(command, tools, cwd)
-    return result.stdout + result.stderr, time.perf_counter() - started
-
-
-def doit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "doit", *args]
 
 
 def check_disk(workdir: Path, n: int) -> None:
@@ -134,37 +75,6 @@ def check_disk(workdir: Path, n: int) -> None:
             f"{workdir}: {free / GB:.1f} GB free, N={n} needs about {need / GB:.1f} GB; "
             "pass --workdir on a larger disk or fewer --crates"
         )
-
-
-def check_program(program: Path, n: int, tools: Tools) -> None:
-    """The linked host must pass its checks: a bench of a build that links a wrong program measures nothing."""
-    output = run([str(program)], tools).stdout
-    if f"all {n} checks passed" not in output:
-        raise BenchError(f"{program}: unexpected output {output.strip()!r}")
-
-
-def make_template(root: Path, n: int, tools: Tools) -> Layout:
-    """The generated project with a lockfile, as a clone would have it.
-
-    Without Cargo.lock the first build writes one, which changes the manifest key of the
-    metadata cache and the build tasks' inputs: the run after it would not be a no-op.
-    """
-    layout = _synth.write_project(root, n, ROOT / "dodo.py")
-    run(["cargo", "generate-lockfile", "--offline", "--manifest-path", str(layout.workspace / "Cargo.toml")], tools)
-    return layout
-
-
-def fresh_copy(template: Layout, root: Path) -> Layout:
-    shutil.copytree(template.root, root, symlinks=True)
-    return Layout(root=root)
-
-
-def warm_up(template: Layout, root: Path, tools: Tools) -> None:
-    """One throwaway crate build, so rustc and std's rlibs are in the page cache before either cold side runs."""
-    copy = fresh_copy(template, root)
-    manifest = copy.workspace / "Cargo.toml"
-    run(["cargo", "build", "--release", "-p", _synth.crate_name(0), "--manifest-path", str(manifest)], tools)
-    shutil.rmtree(root)
 
 
 def build_records(layout: Layout) -> dict[str, dict[str, Any]]:
@@ -218,20 +128,6 @@ def baseline_script(ours: Layout, base: Layout, tools: Tools) -> Path:
     script = base.root / "baseline.sh"
     script.write_text("#!/bin/sh\nset -e\n" + "".join(shlex.join(c) + "\n" for c in commands))
     return script
-
-
-def seconds_in(output: str, pattern: re.Pattern[str]) -> float:
-    return sum(float(found) for found in pattern.findall(output))
-
-
-def step_breakdown(output: str, total: float) -> str:
-    """Where a doit run's time went, from the lines the build and verify steps print."""
-    cargo, verify = seconds_in(output, _BUILT), seconds_in(output, _VERIFIED)
-    rest = total - cargo - verify
-    return (
-        f"doit link {total:.2f}s = cargo (build steps) {cargo:.2f}s + verify and promote {verify:.2f}s"
-        f" + the rest (python and doit start, plan, up-to-date checks, link with audit and archive hashes) {rest:.2f}s"
-    )
 
 
 def cold_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> tuple[Layout, Figure]:
@@ -411,6 +307,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--also", type=int, metavar="N", help="repeat everything at this size too, e.g. 200")
     parser.add_argument("--repeat", type=int, default=5, metavar="K", help="runs per timed figure (default 5)")
     parser.add_argument("--workdir", type=Path, help="where the workspaces go (default: a new temporary directory)")
+    parser.add_argument(
+        "--cache", action="store_true", help="only the figure of a cold doit link with a warm sccache cache vs without"
+    )
     args = parser.parse_args(argv)
     if args.crates < 1 or args.repeat < 1 or (args.also is not None and args.also < 1):
         parser.error("--crates, --also and --repeat must be positive")
@@ -422,8 +321,21 @@ def run_bench(args: argparse.Namespace, workdir: Path, tools: Tools) -> list[Fig
     check_disk(workdir, max(sizes))  # before anything runs, not halfway through the second size
     figures: list[Figure] = []
     for n in sizes:
-        figures += bench_scale(workdir, n, args.repeat, tools)
+        figures += cache_scale(workdir, n, tools) if args.cache else bench_scale(workdir, n, args.repeat, tools)
     return figures
+
+
+def cache_scale(workdir: Path, n: int, tools: Tools) -> list[Figure]:
+    """The compile cache's figure at N crates."""
+    scale_dir = workdir / f"n{n}"
+    scale_dir.mkdir()
+    try:
+        progress(f"N={n}: generating the workspace")
+        template = make_template(scale_dir / "template", n, tools)
+        warm_up(template, scale_dir / "warm", tools)
+        return [warm_cache_link(template, scale_dir, n, tools)]
+    finally:
+        shutil.rmtree(scale_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -441,12 +353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if owned:
             shutil.rmtree(workdir, ignore_errors=True)
-    wall = time.perf_counter() - _STARTED
+    wall = time.perf_counter() - STARTED
     print(text_table(figures))
     for line in scaling_lines(figures):
         print(line)
     command = shlex.join(["python", "bench/bench_build.py", *(argv if argv is not None else sys.argv[1:])])
-    write_results(RESULTS, figures, cargo_version=version, command=command, wall_seconds=wall)
+    write = write_cache_results if args.cache else write_results
+    write(RESULTS, figures, cargo_version=version, command=command, wall_seconds=wall)
     print(f"bench wall time {wall:.0f}s; written {RESULTS.relative_to(ROOT)}")
     return 0
 
