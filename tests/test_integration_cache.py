@@ -2,10 +2,11 @@
 loopback port) and cargo on the fixture workspaces.
 
 "A fresh CI machine": the project is cloned with git and built with `doit -n 2 link`; then the
-clone, its target/ and out dirs and the local sccache state are deleted, the project is cloned
-again at the same path and built again. Every rustc unit of the ext crates (and their local and
-registry dependencies) must come from the cache, the archives must be byte-identical, verified
-and linked, and the host program must pass. No sccache server may outlive a build.
+clone, its target/ and out dirs, its sccache server (each machine starts its own, on a free port)
+and the local sccache state are deleted, the project is cloned again at the same path and built
+again. Every rustc unit of the ext crates (and their local and registry dependencies) must come
+from the cache, the archives must be byte-identical, verified and linked, and the host program
+must pass. buildlib must use the machine's server and start none of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import os
 import selectors
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from ._sccache import Server, free_port, sccache_processes, without_sccache_settings
 from .conftest import PROJECT, Project, copy_project, copy_real_project, executed
 
 pytestmark = pytest.mark.integration
@@ -56,13 +57,6 @@ class Redis:
         return len(self.cli("--scan", "--pattern", f"{prefix}*").splitlines())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _wait_ready(process: subprocess.Popen[bytes]) -> bool:
     """Read redis-server's log until it says it accepts connections, it exits, or 30 s pass."""
     assert process.stdout is not None
@@ -84,7 +78,7 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
     """One redis-server of this test session: loopback only, its own directory, nothing saved."""
     directory = tmp_path_factory.mktemp("redis")
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
         options += ["--appendonly", "no", "--daemonize", "no", "--logfile", ""]
         process = subprocess.Popen(
@@ -107,20 +101,6 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
         process.stdout.close()
 
 
-def sccache_servers(marker: str) -> list[int]:
-    """The sccache processes started under ``marker`` (a variable of the test's environment) still alive."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            exe = Path(os.readlink(entry / "exe"))
-        except OSError:
-            continue  # not a process, gone, or a zombie
-        if exe.name == "sccache" and marker.encode() in environ:
-            found.append(int(entry.name))
-    return found
-
-
 @dataclass
 class Build:
     records: dict[str, dict[str, Any]]  # staticlib name -> its build record
@@ -139,21 +119,26 @@ def cached_source(project: Project) -> Project:
         ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "fixture"],
     ):
         subprocess.run([git, *command], cwd=project.root, check=True, capture_output=True)
-    project.env = {k: v for k, v in project.env.items() if not k.startswith("SCCACHE_") and k != "RUSTC_WRAPPER"}
+    project.env = without_sccache_settings(project.env)
     return project
 
 
-def build_clone(source: Project, checkout: Path, env: dict[str, str], keep: Path) -> Build:
-    """Clone ``source`` at ``checkout``, `doit -n 2 link` it with ``env``, check that it linked a
-    program that passes and left no sccache server; the archives are copied to ``keep``."""
+def build_clone(source: Project, checkout: Path, settings: dict[str, str], keep: Path) -> Build:
+    """Clone ``source`` at ``checkout``, start an sccache server of this machine's own with the
+    cache ``settings``, `doit -n 2 link`, stop the server; check that the build linked a program
+    that passes and started no other server. The archives are copied to ``keep``."""
     marker = f"BUILDLIB_TEST_RUN={uuid.uuid4().hex}"
-    env = {**source.env, **env, "BUILDLIB_TEST_RUN": marker.partition("=")[2]}
     subprocess.run([need("git"), "clone", "-q", str(source.root), str(checkout)], check=True, capture_output=True)
-    project = Project(root=checkout, env=env, log=source.log, cc_log=source.cc_log, workspace_dir=source.workspace_dir)
-    result = project.doit("-n", "2", "link")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "link" in executed(result)
-    assert sccache_servers(marker) == [], "an sccache server outlived the build"
+    settings = {**source.env, **settings, "BUILDLIB_TEST_RUN": marker.partition("=")[2]}
+    with Server(settings, keep.with_suffix(".log")) as server:
+        project = Project(
+            root=checkout, env=server.env, log=source.log, cc_log=source.cc_log, workspace_dir=source.workspace_dir
+        )
+        result = project.doit("-n", "2", "link")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "link" in executed(result)
+        assert server.process is not None and sccache_processes(marker) == [server.process.pid]
+    assert sccache_processes(marker) == [], "an sccache server outlived the test's"
     run = project.run_program()
     assert run.returncode == 0 and run.stdout.rstrip().endswith("all checks passed"), run.stdout
     records, archives = {}, {}
@@ -275,12 +260,13 @@ def scratch_project(root: Path) -> Project:
     return project
 
 
-def native_libs(project: Project, *, cache: bool, env: dict[str, str]) -> dict[str, list[str]]:
+def native_libs(project: Project, *, cache: bool, settings: dict[str, str]) -> dict[str, list[str]]:
     if cache:
         pyproject = project.root / "pyproject.toml"
         pyproject.write_text(pyproject.read_text().replace("[tool.buildlib]\n", '[tool.buildlib]\ncache = "sccache"\n'))
-    project.env = {**{k: v for k, v in project.env.items() if not k.startswith("SCCACHE_")}, **env}
-    result = project.doit("-n", "2", "build")
+    with Server({**without_sccache_settings(project.env), **settings}, project.root / "sccache.log") as server:
+        project.env = server.env
+        result = project.doit("-n", "2", "build")
     assert result.returncode == 0, result.stdout + result.stderr
     records = [json.loads(path.read_text()) for path in (project.root / "build" / "archives").glob("*/*.build.json")]
     assert {r["native_static_libs_source"] for r in records} == {"probe" if cache else "rustc"}
@@ -304,7 +290,7 @@ def test_native_static_libs_with_the_cache_equal_what_rustc_prints(
     for cache in (False, True):
         root = tmp_path / ("cached" if cache else "printed")
         root.mkdir()
-        found[cache] = native_libs(make(root), cache=cache, env={"SCCACHE_DIR": str(tmp_path / "sccache")})
+        found[cache] = native_libs(make(root), cache=cache, settings={"SCCACHE_DIR": str(tmp_path / "sccache")})
     assert found[True] == found[False]
     assert len(found[True]) == (3 if make is scratch_project else 5)
     if make is scratch_project:  # the dependency's, std's, then the crate's own, as rustc orders them

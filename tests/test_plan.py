@@ -150,7 +150,7 @@ def test_with_the_cache_rustc_runs_through_sccache_and_prints_nothing(tmp_path: 
         None,
         ("-g",),
     )
-    assert unit.cache.server_log == tmp_path / "build" / ".buildlib" / f"sccache-{unit.name}.log"
+    assert unit.cache.lock == tmp_path / "build" / ".buildlib" / "sccache.lock"
 
 
 @pytest.mark.parametrize(
