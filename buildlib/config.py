@@ -182,9 +182,20 @@ def load_config(pyproject: Path | str) -> ProjectConfig:
     Raises ConfigError when the file is missing, is not TOML, or any key is wrong.
     """
     path = Path(pyproject).resolve()
+    document = read_toml(path)
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict) or "buildlib" not in tool:
+        raise ConfigError(str(path), "tool.buildlib", "missing", hint="add a [tool.buildlib] table")
+    return parse_config(tool["buildlib"], file=path)
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """The TOML document at ``path``; ConfigError (one line naming the file) when it is missing,
+    unreadable or not TOML. The doit start-up hook (``_doit_hook``) reports through it too."""
     try:
         with path.open("rb") as handle:
-            document = tomllib.load(handle)
+            document: dict[str, object] = tomllib.load(handle)
+            return document
     except FileNotFoundError as e:
         raise ConfigError(
             str(path), "file", "not found", hint="run from the project root or pass its pyproject.toml"
@@ -192,11 +203,9 @@ def load_config(pyproject: Path | str) -> ProjectConfig:
     except OSError as e:
         raise ConfigError(str(path), "file", f"cannot read: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "file", f"not valid TOML: {e}") from e
-    tool = document.get("tool", {})
-    if not isinstance(tool, dict) or "buildlib" not in tool:
-        raise ConfigError(str(path), "tool.buildlib", "missing", hint="add a [tool.buildlib] table")
-    return parse_config(tool["buildlib"], file=path)
+        raise ConfigError(
+            str(path), "file", f"not valid TOML: {e}", hint="fix the TOML syntax at that line and column"
+        ) from e
 
 
 def parse_config(data: object, *, file: Path) -> ProjectConfig:
