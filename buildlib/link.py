@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from .errors import LinkError, StoreError
 from .plan import Plan
@@ -138,7 +139,7 @@ def planned_link_line(plan: Plan) -> tuple[list[str], list[str]]:
     return link_command(plan, archives, merge_native_libs(libs), plan.program), unverified
 
 
-def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> Path:
+def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link", detail: TextIO | None = None) -> Path:
     """Link the program to a temporary name and rename it into place.
 
     A failed link leaves the previous program untouched. Raises LinkError naming
@@ -151,6 +152,9 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
     native_libs = merge_native_libs(entry.native_static_libs for entry in entries)
     command = link_command(plan, [entry.archive for entry in entries], native_libs, temp)
     log = plan.layout.link_log
+    if detail is not None:
+        detail.write(f"{label}: {shlex.join(command)}\n")
+        detail.flush()
     try:
         result = subprocess.run(command, check=False, capture_output=True, text=True)
     except FileNotFoundError as e:

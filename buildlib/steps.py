@@ -7,6 +7,7 @@ failure; the doit layer turns that into a failed task.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -26,12 +27,19 @@ from .store import StoreEntry, load_entry, promote
 from .verify import format_failures, verify_archive
 from .workspace import Crate
 
+# Each step writes its summary to ``out`` (stderr: doit shows it as it comes) and its detail to
+# ``detail`` (stdout: doit keeps it back unless run with -v 2; buildlib's reporter shows it on failure).
 
-def build_step(plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
+
+def build_step(
+    plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout
+) -> list[BuildRecord]:
     for warning in plan.warnings:
         if warning.startswith(unit.routing_class.key + "."):
             out.write(f"warning: {warning}\n")
     root, label = plan.workspace.root, names.build(unit.name)
+    detail.write(f"{label}: {shlex.join(unit.command)}\n")
+    detail.flush()
     records = run_unit(
         unit,
         label=label,
@@ -84,7 +92,9 @@ def expected_names(scan: ExportScan, staticlib: Staticlib) -> list[str]:
     return sorted({name for name in scan.names if name not in staticlib.ignore} | set(extra))
 
 
-def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:
+def verify_step(
+    staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout
+) -> StoreEntry:
     """Verify the freshly built ``staticlib`` against all its crates' exports and promote it into
     the store.
 
@@ -97,6 +107,7 @@ def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.std
     scan = expected_exports(record, staticlib)
     archive = read_archive(staticlib.built)
     result = verify_archive(archive, expected_names(scan, staticlib))
+    detail.write("".join(f"{label}: {s.name}: {s.status} ({s.member or 'no member'})\n" for s in result.symbols))
     if not result.ok:
         raise VerifyFailed(
             format_failures(label, result),
@@ -110,7 +121,7 @@ def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.std
     return entry
 
 
-def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None:
+def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout) -> None:
     """Link the host program from the store entry of every staticlib, in plan order.
 
     Refuses when a staticlib's current build is not the verified one, or when the
@@ -136,6 +147,7 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
     )
     audit_file = write_audit(plan.layout, dataclasses.asdict(audit))
     out.write("".join(f"{message}\n" for message in audit.summary()))
+    detail.write("".join(f"{names.link}: {line}\n" for line in audit.detail()))
     if audit.conflicts:
         raise LinkError(
             "\n".join(
@@ -146,7 +158,7 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
             ),
             hint=f"details in {audit_file}",
         )
-    program = run_link(plan, entries, label=names.link)
+    program = run_link(plan, entries, label=names.link, detail=detail)
     out.write("".join(f"{row}\n" for row in status_table(project_status(plan, next_build=False), summary=True)))
     archives, crates = len(entries), len(plan.routes)
     out.write(

@@ -23,6 +23,7 @@ from .freshness import why_stale
 from .link import planned_link_line
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Staticlib
+from .progress import Reporter
 from .records import RECORD_FORMAT, REPORT_FORMAT, Layout
 
 TaskDict = dict[str, Any]
@@ -86,6 +87,8 @@ def doit_config(plan: Plan) -> dict[str, object]:
         # seconds per build. An edited source gets a new modification time, and buildlib
         # replaces every file it writes, so the time marks every change.
         "check_file_uptodate": "timestamp",
+        # [n/total] progress, each failure once in buildlib's words, totals at the end.
+        "reporter": Reporter,
     }
 
 
@@ -111,6 +114,7 @@ def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
             "actions": [_as_action(partial(_build, plan, unit, names), "build_step")],
+            "meta": {"progress": _build_note(unit)},
             # No file_dep: the inputs are what the last build recorded (freshness), compared below.
             "targets": [
                 *(str(path) for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)),
@@ -119,6 +123,16 @@ def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
             "uptodate": [_UnitFresh(unit)],
             "clean": True,
         }
+
+
+def _build_note(unit: BuildUnit) -> str | None:
+    """What the progress line says of a build beside its name: what makes it slow or special."""
+    routing_class = unit.routing_class
+    notes = [
+        f"{routing_class.lto} LTO" if routing_class.lto != "off" else "",
+        "bundle" * (routing_class.method == "bundle"),
+    ]
+    return ", ".join(note for note in notes if note) or None
 
 
 def verify_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:

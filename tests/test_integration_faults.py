@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, copy_project, executed
+from .conftest import Project, copy_project, executed, started_tasks
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +191,7 @@ def test_kill_9_at_random_moments_loses_nothing(project: Project) -> None:
         target = rng.choice(["build:", "verify:", "link", None])
         deadline = time.monotonic() + 30
         while target and process.poll() is None and time.monotonic() < deadline:
-            if any(line.startswith(f".  {target}") for line in log.read_text().splitlines()):
+            if any(task.startswith(target) for task in started_tasks(log.read_text())):
                 break
             time.sleep(0.01)
         try:
@@ -200,7 +200,7 @@ def test_kill_9_at_random_moments_loses_nothing(project: Project) -> None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             kills += 1
-            started = [line[3:] for line in log.read_text().splitlines() if line.startswith(".  ")]
+            started = started_tasks(log.read_text())
             phases.append(started[-1].split(":")[0] if started else "start")
         store_state(project)  # every entry whole after every kill
         if project.program.exists():

@@ -89,3 +89,42 @@ def test_the_start_up_hook_is_installed_and_leaves_other_errors_alone(tmp_path: 
     )
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "error:" not in result.stderr
+
+
+REPORTER_DODO = '''
+from doit.exceptions import TaskFailed
+from buildlib.progress import Reporter
+
+DOIT_CONFIG = {"reporter": Reporter, "default_tasks": ["last"], "dep_file": "db", "backend": "sqlite3"}
+
+def keep_back():
+    print("detail kept back")
+    return TaskFailed("second: broke\\nhint: fix it")
+
+def task_first():
+    return {"actions": [lambda: True], "uptodate": [True], "meta": {"progress": "thin LTO"}}
+
+def task_second():
+    return {"actions": [keep_back], "task_dep": ["first"]}
+
+def task_last():
+    return {"actions": [lambda: True], "task_dep": ["second"]}
+'''
+
+
+def test_the_reporter_counts_tasks_and_says_each_failure_once(tmp_path: Path) -> None:
+    (tmp_path / "dodo.py").write_text(REPORTER_DODO)
+    result = subprocess.run([sys.executable, "-m", "doit"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    out = result.stdout.splitlines()
+    assert out[0] == "[2/3] second…", "the up-to-date first task counts, silently"
+    assert out[1:3] == ["--- what second printed (shown as it runs with doit -v 2):", "detail kept back"]
+    assert out[3].startswith("0 ran, 1 up to date, 1 failed in ")
+    assert result.stderr.splitlines() == ["error: second: broke", "hint: fix it"]
+    assert "TaskFailed" not in result.stdout + result.stderr and "####" not in result.stdout
+    (tmp_path / "dodo.py").write_text(REPORTER_DODO.replace('return TaskFailed("second: broke\\nhint: fix it")', ""))
+    result = subprocess.run(
+        [sys.executable, "-m", "doit", "-v", "2"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[:3] == ["[2/3] second…", "detail kept back", "[3/3] last…"]
