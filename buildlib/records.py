@@ -255,3 +255,38 @@ def write_audit(layout: Layout, audit: dict[str, Any]) -> Path:
     """The last link audit, as JSON: people read it, nothing reads it back."""
     _fs.write_atomic(layout.audit, json.dumps(audit, indent=2).encode())
     return layout.audit
+
+
+# The -C lto rustc got for an archive, kept beside the archive in cargo's target directory: it
+# outlives the output directory (`doit clean`, `rm -rf build`), and cargo, finding the build
+# fresh, prints no rustc command to read it from again. Valid while the archive is the same file.
+LTO_EVIDENCE_FORMAT = 1
+
+
+def _lto_evidence_path(artifact: Path) -> Path:
+    return artifact.with_name(f".{artifact.name}.buildlib-lto.json")
+
+
+def _identity(artifact: Path) -> list[int]:
+    stat = artifact.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def write_lto_evidence(artifact: Path, lto_passed: str | None) -> None:
+    """Remember that rustc got ``-C lto=lto_passed`` (None: no -C lto) for this ``artifact`` as it is now."""
+    document = {"format": LTO_EVIDENCE_FORMAT, "archive": _identity(artifact), "lto_passed": lto_passed}
+    _fs.write_atomic(_lto_evidence_path(artifact), json.dumps(document).encode())
+
+
+def read_lto_evidence(artifact: Path) -> tuple[bool, str | None]:
+    """(observed, lto_passed) for ``artifact``: observed only while it is the file the evidence was
+    written for; anything missing, older or damaged is simply not evidence."""
+    try:
+        document = json.loads(_lto_evidence_path(artifact).read_text(encoding="utf-8"))
+        if document["format"] == LTO_EVIDENCE_FORMAT and document["archive"] == _identity(artifact):
+            passed = document["lto_passed"]
+            if passed is None or isinstance(passed, str):
+                return True, passed
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return False, None

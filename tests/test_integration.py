@@ -288,3 +288,11 @@ def test_doit_conventions_forget_default_always_execute_info_clean(project: Proj
     again = project.doit("link")
     assert again.returncode == 0, again.stdout + again.stderr
     assert project.run_program().returncode == 0
+    # cargo found every unit fresh, so it printed no rustc command: the LTO evidence outlived the
+    # output directory beside cargo's archives, and the summary says the builds were fresh.
+    summary = {line.split()[0]: line.split() for line in again.stderr.splitlines() if line.startswith("ext-")}
+    assert summary.pop("ext-zlib")[2:] == ["off", "yes", "5/5", "fresh"], again.stderr
+    # ext-hash's archive in target/ was written by hand by an earlier test: not the file rustc made.
+    assert summary.pop("ext-hash")[2:] == ["thin", "-", "3/3", "fresh"], again.stderr
+    assert "applied -: cargo reused a build whose rustc command buildlib never saw" in again.stderr
+    assert all(row[3] == "yes" and row[5] == "fresh" for row in summary.values()), again.stderr

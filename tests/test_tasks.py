@@ -91,7 +91,7 @@ def test_the_start_up_hook_is_installed_and_leaves_other_errors_alone(tmp_path: 
     assert "Traceback" in result.stderr and "error:" not in result.stderr
 
 
-REPORTER_DODO = '''
+REPORTER_DODO = """
 from doit.exceptions import TaskFailed
 from buildlib.progress import Reporter
 
@@ -109,7 +109,7 @@ def task_second():
 
 def task_last():
     return {"actions": [lambda: True], "task_dep": ["second"]}
-'''
+"""
 
 
 def test_the_reporter_counts_tasks_and_says_each_failure_once(tmp_path: Path) -> None:
