@@ -84,6 +84,11 @@ def check_plan(plan: Plan) -> list[str]:
         raise ConfigError(str(plan.config.file), f"{culprit.key}.lto", problem.message, hint=problem.hint)
     warnings = []
     for routing_class in plan.config.classes:
+        if not any(route.routing_class is routing_class for route in plan.routes):
+            warnings.append(
+                f"{routing_class.key}: no crate is routed to this class, so it builds nothing; list crates "
+                "in its crates or depends-on, or remove it"
+            )
         ignored = [r for r, mode in lto_routes if r.routing_class is routing_class and mode != routing_class.lto]
         if ignored:
             warnings.append(

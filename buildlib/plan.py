@@ -177,6 +177,15 @@ def make_plan(
 def _check_crate_name(file: str, key: str, name: str, workspace: Workspace, *, ext: bool) -> None:
     known = [crate.name for crate in workspace.crates]
     if name not in known:
+        manifest = workspace.unlisted_package(name)
+        if manifest is not None:
+            raise ConfigError(
+                file,
+                key,
+                f"crate {name!r} ({manifest}) is not a workspace member",
+                hint=f'add "{manifest.parent.relative_to(workspace.root)}" to [workspace] members in '
+                f"{workspace.root / 'Cargo.toml'}",
+            )
         close = close_match(name, known)
         hint = f"did you mean '{close}'?" if close else f"workspace crates: {', '.join(known)}"
         raise ConfigError(file, key, f"no crate {name!r} in the workspace {workspace.root}", hint=hint)

@@ -17,6 +17,7 @@ from .cargoenv import check_target_rustflags
 from .config import ProjectConfig, load_config, parse_config
 from .errors import ConfigError, user_message
 from .guards import check_plan
+from .link import check_host
 from .names import TaskNames
 from .plan import Plan, make_plan
 from .records import Layout
@@ -52,6 +53,7 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
     check_editions(toolchain, workspace.crates)
     check_target_rustflags(workspace.root, environ)
+    check_host(config.host, file=str(config.file), environ=dict(environ))
     profiles = workspace_profiles(workspace.root) if any(c.method == "bundle" for c in config.classes) else {}
     plan = make_plan(config, workspace, toolchain, environ, profiles)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
@@ -109,7 +111,10 @@ class Project:
             if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
                 _held_locks[config.out_dir] = hold_lock(Layout(config.out_dir).cache("lock"), out=sys.stderr)
                 set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
-            return cls(plan_project(config), prefix=prefix)
+            plan = plan_project(config)
+            for warning in plan.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            return cls(plan, prefix=prefix)
         except (Exception, KeyboardInterrupt) as e:
             message = user_message(e)
             if message is None:

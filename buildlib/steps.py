@@ -34,9 +34,6 @@ from .workspace import Crate
 def build_step(
     plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout
 ) -> list[BuildRecord]:
-    for warning in plan.warnings:
-        if warning.startswith(unit.routing_class.key + "."):
-            out.write(f"warning: {warning}\n")
     root, label = plan.workspace.root, names.build(unit.name)
     detail.write(f"{label}: {shlex.join(unit.command)}\n")
     detail.flush()

@@ -262,9 +262,19 @@ def test_link_line_before_anything_was_verified_says_what_to_run_first(
         '[tool.buildlib]\nworkspace = "ws"\ndefault-class = "c"\n'
         '[tool.buildlib.classes.c]\nlto = "off"\n[tool.buildlib.host]\nsources = ["m.c"]\nprogram = "p"\n'
     )
+    (tmp_path / "m.c").write_text("int main(void) { return 0; }\n")
     assert main(["link-line", "--project", str(tmp_path / "pyproject.toml")]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     first, hint = captured.err.splitlines()
     assert first == f"error: {tmp_path / 'pyproject.toml'}: not verified yet: ext-w; the link line needs every archive"
     assert hint == "hint: run doit link first (it builds and verifies them)"
+    # --project takes the directory too; with --json the error is also JSON on stdout.
+    assert main(["link-line", "--project", str(tmp_path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "ok": False,
+        "error": f"{tmp_path / 'pyproject.toml'}: not verified yet: ext-w; the link line needs every archive",
+        "hint": "run doit link first (it builds and verifies them)",
+    }
+    assert captured.err.splitlines()[0] == first

@@ -109,3 +109,23 @@ def test_an_ext_crate_on_another_ext_crate_is_refused_before_building_unless_bun
     with pytest.raises(ConfigError, match="ext crate 'ext-top' depends on ext crate 'ext-base'") as caught:
         check_plan(plan)
     assert 'method = "bundle"' in (caught.value.hint or "") and "rlib-only" in (caught.value.hint or "")
+
+
+def test_a_class_no_crate_is_routed_to_is_a_warning(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "empty": {"lto": "off", "crates": []}})
+    assert check_plan(plan) == [
+        "tool.buildlib.classes.empty: no crate is routed to this class, so it builds nothing; list crates in its "
+        "crates or depends-on, or remove it"
+    ]
+
+
+def test_a_crate_whose_folder_is_not_a_workspace_member_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "ws" / "ext-new"
+    folder.mkdir(parents=True)
+    (folder / "Cargo.toml").write_text('[package]\nname = "ext-new"\nversion = "0.1.0"\n')
+    with pytest.raises(ConfigError) as caught:
+        plan_with(tmp_path, {"a": {"lto": "off", "crates": ["ext-new"]}})
+    assert str(caught.value).endswith(
+        f"tool.buildlib.classes.a.crates[0]: crate 'ext-new' ({folder / 'Cargo.toml'}) is not a workspace member"
+    )
+    assert caught.value.hint == f'add "ext-new" to [workspace] members in {tmp_path / "ws" / "Cargo.toml"}'

@@ -221,8 +221,9 @@ def test_nm_is_blind_to_the_field_archive_but_the_verifier_is_not(project: Proje
             '"ext-zlb", "ext-events"',
             "tool.buildlib.classes.routed.crates[0]: no crate 'ext-zlb'",
         ),
+        ('"crates-fixtures/host/main.c"', '"crates-fixtures/host/mian.c"', "tool.buildlib.host.sources[0]: "),
     ],
-    ids=["bad-lto", "unknown-crate"],
+    ids=["bad-lto", "unknown-crate", "host-source-typo"],
 )
 def test_bad_configuration_is_one_line_and_exit_2(project: Project, old: str, new: str, expected: str) -> None:
     pyproject = project.root / "pyproject.toml"
@@ -296,3 +297,9 @@ def test_doit_conventions_forget_default_always_execute_info_clean(project: Proj
     assert summary.pop("ext-hash")[2:] == ["thin", "-", "3/3", "fresh"], again.stderr
     assert "applied -: cargo reused a build whose rustc command buildlib never saw" in again.stderr
     assert all(row[3] == "yes" and row[5] == "fresh" for row in summary.values()), again.stderr
+
+
+def test_doit_k_runs_from_a_crate_folder(project: Project) -> None:
+    result = project.python("-m", "doit", "-k", "link", cwd=project.workspace / "ext-zlib")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("0 ran, 10 up to date in ")
