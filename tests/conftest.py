@@ -23,6 +23,8 @@ from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Committed object files and archives of every format (tests/fixtures/make_fixtures.sh).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Rows of the freshness oracle's table (test_oracle.py), printed at the end of the run.
 ORACLE_ROWS = pytest.StashKey[list[str]]()
 

@@ -9,7 +9,7 @@ import pytest
 
 from buildlib.cli import main
 
-from .conftest import compile_c, make_ar, record
+from .conftest import FIXTURES, compile_c, make_ar, record
 
 
 @pytest.fixture
@@ -278,3 +278,26 @@ def test_link_line_before_anything_was_verified_says_what_to_run_first(
         "hint": "run doit link first (it builds and verifies them)",
     }
     assert captured.err.splitlines()[0] == first
+
+
+@pytest.mark.parametrize("fixture", ["macho-arm64.a", "elf-x86_64.a", "thin.a", "elf-x86_64.o"])
+def test_snapshot_lists_c_names_of_every_format(fixture: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exports", "snapshot", str(FIXTURES / fixture)]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["js_caller", "js_common", "js_hidden", "js_ok", "js_weak"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "pattern", "expected"),
+    [
+        ("elf-noindex.a", "*", "the archive has no symbol index, so a linker takes no export from it"),
+        ("elf-x86_64.a", "rs_*", "no linkable export matches 'rs_*'; an empty baseline would check nothing"),
+    ],
+    ids=["no-index", "nothing-matches"],
+)
+def test_snapshot_never_writes_an_empty_baseline(
+    fixture: str, pattern: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["exports", "snapshot", str(FIXTURES / fixture), "--pattern", pattern]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[0] == f"error: {FIXTURES / fixture}: {expected}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,7 @@ from buildlib.archive import read_archive
 from buildlib.errors import ArchiveError
 from buildlib.objfile import Binding, Symbol, Visibility, detect_format, read_symbols, symbol_prefix
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from .conftest import FIXTURES
 
 # (fixture, format, visibility of js_hidden, the prefix the format puts before C names)
 OBJECTS: list[tuple[str, str, Visibility, str]] = [
