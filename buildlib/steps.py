@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -162,3 +163,37 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr, detail:
         f"{names.link}: {program} from {archives} verified archive{'s' * (archives != 1)} "
         f"of {crates} crate{'s' * (crates != 1)}\n"
     )
+
+
+def remove_orphans(plan: Plan, *, out: TextIO = sys.stdout) -> list[Path]:
+    """Remove what earlier builds left in the output directory for crates, classes or bundles the
+    plan no longer has (a crate removed from the workspace or moved to another class): its store
+    entry, archive, record and inputs document. Only buildlib's own kinds of files are touched."""
+    layout = plan.layout
+    current = {
+        path
+        for unit in plan.units
+        for path in (unit.inputs, *(p for s in unit.staticlibs for p in (s.built, s.record)))
+    }
+    entries = {staticlib.report.parent for staticlib in plan.staticlibs}
+    bundles = {unit.bundle.directory for unit in plan.units if unit.bundle is not None}
+    found: list[Path] = []
+    for kind, keep in (("verified", entries), ("bundles", bundles)):
+        found += [path for path in _children(layout.root / kind) if path.is_dir() and path not in keep]
+    for class_dir in _children(layout.root / "archives"):
+        found += [
+            path
+            for path in (_children(class_dir) if class_dir.is_dir() else [])
+            if path.is_file() and path.name.endswith((".a", ".build.json", ".inputs.json")) and path not in current
+        ]
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        out.write(f"removed {path} (no crate of the plan builds it now)\n")
+    return found
+
+
+def _children(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir()) if directory.is_dir() else []

@@ -100,6 +100,13 @@ def project_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
     yield exec_task(plan, names)
 
 
+def _clean_link(plan: Plan) -> None:
+    from .steps import remove_orphans
+
+    plan.program.unlink(missing_ok=True)
+    remove_orphans(plan)
+
+
 def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
     basename = names("build")
     yield {
@@ -239,7 +246,8 @@ def link_task(plan: Plan, names: TaskNames) -> TaskDict:
         ],
         "targets": [str(plan.program)],
         "uptodate": [config_changed(repr((host.cc, host.cflags, host.ldflags, [s.name for s in plan.staticlibs])))],
-        "clean": True,
+        # `doit clean` removes the program, and what earlier builds left for crates the plan no longer has.
+        "clean": [_as_action(partial(_clean_link, plan), "clean_link")],
     }
 
 

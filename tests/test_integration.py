@@ -283,7 +283,17 @@ def test_doit_conventions_forget_default_always_execute_info_clean(project: Proj
     link_info = project.doit("info", "link").stdout
     assert "link_line" in link_info and "-lgcc_s" in link_info
 
-    assert project.doit("clean").returncode == 0
+    # What a crate since removed from the workspace left behind: doit clean removes it too.
+    orphans = [project.root / "build" / "verified" / "ext-gone", project.root / "build" / "archives" / "routed"]
+    orphans[0].mkdir()
+    (orphans[0] / "report.json").write_text("{}")
+    (orphans[1] / "libext_gone.a").write_bytes(b"!<arch>\n")
+    (orphans[1] / "notes.txt").write_text("not buildlib's: kept")
+    cleaned = project.doit("clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert not orphans[0].exists() and not (orphans[1] / "libext_gone.a").exists()
+    assert f"removed {orphans[0]} (no crate of the plan builds it now)" in cleaned.stdout
+    assert (orphans[1] / "notes.txt").exists()
     assert not project.program.exists() and not (project.root / "build" / "verified" / "ext-zlib").exists()
     assert not (project.root / "build" / "archives" / "routed" / "libext_zlib.a").exists()
     again = project.doit("link")
