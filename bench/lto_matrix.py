@@ -28,7 +28,18 @@ Dimensions of one row (one link line):
   --keep-global-symbols=LIST --remove-section=.llvmbc --remove-section=.llvmcmd
   all.o sealed.o`, `ar rcs libsealed.a sealed.o`; LIST = the crate's C exports
   (`no_mangle` / `export_name` items in its sources) that `readelf -Ws` shows as
-  GLOBAL DEFAULT defined symbols of the archive.
+  GLOBAL DEFAULT defined symbols of the archive ("sealed", the F17 recipe), or that
+  LIST plus the weak hidden `DW.ref.*` symbols ("sealed+dw").
+
+Row families (4-archive line = every standalone crate alone + the shared-runtime bundle):
+  A one LTO/sealed archive among off archives, first / middle / last, for each archive;
+  B every archive of the 4-archive line in one mode and seal flavour;
+  C two LTO archives among off archives (first two / first+last / last two);
+  D 2 archives: one crate + a bundle of every other crate, each in every mode, both orders;
+  E 1 archive: a bundle of every crate, every mode and seal flavour;
+  F 5 archives: the shared-runtime crates in two archives (two copies of `runtime`),
+    also with one of them built at another opt-level (`off-o2`);
+  G every other order of the 4 off archives.
 
 Each row records: links (gcc exit 0), the number of `multiple definition` and
 `undefined reference` lines, the host's exit code and its number of FAIL lines.
@@ -47,6 +58,7 @@ it does not import buildlib: it measures raw cargo, gcc, ld, objcopy behaviour.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -63,6 +75,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "crates-fixtures"
 MODES = ("off", "thin", "fat")
+# Profile settings per mode. `off-o2` is `off` built with another opt-level: the same code in
+# another build, whose crates get other `-C metadata` hashes, so other symbol names.
+PROFILE_SETTINGS = {
+    "off": ('lto="off"',),
+    "thin": ('lto="thin"',),
+    "fat": ('lto="fat"',),
+    "off-o2": ('lto="off"', "opt-level=2"),
+}
 # How an archive goes on the line: as cargo built it, sealed by the F17 recipe, or sealed
 # keeping the weak hidden `DW.ref.*` COMDAT symbols global too (see seal()).
 PLAIN, SEALED, SEALED_DW = "", "sealed", "sealed+dw"
@@ -78,6 +98,7 @@ _EXPORT_ATTR = re.compile(
     r"(?P<rest>(?:\s*#\[[^\]]*\])*\s*(?:pub\s+)?(?:unsafe\s+)?(?:extern\s+\"C\"\s+)?(?:fn|static)\s+(?P<item>\w+))"
 )
 _NATIVE_LIBS = re.compile(r"native-static-libs:\s*(.*)")
+_HIDDEN = re.compile(r"(R_\w+) against undefined hidden symbol [`']([^']+)'")
 _COMPLAINT = re.compile(r"(?:multiple definition of|undefined reference to) [`']([^']+)'")
 _STARTED = time.perf_counter()
 
@@ -265,6 +286,10 @@ def plan_rows(ws: Workspace, quick: bool) -> list[Row]:
         for seal in SEALS:
             slots = tuple(Slot(s.unit, mode, seal) for s in base_line(ws))
             rows.append(Row("B all same mode", four, slots, variant(mode, seal)))
+    # G. Every other order of the 4 off archives (--quick: only the reversed one).
+    orders = [tuple(reversed(base_line(ws)))] if quick else list(itertools.permutations(base_line(ws)))[1:]
+    for order in orders:
+        rows.append(Row("G off orders", four, order, "all off"))
     # A. One LTO (or sealed) archive among off archives, first / middle / last.
     targets = base_line(ws)
     if quick:
@@ -317,6 +342,12 @@ def plan_rows(ws: Workspace, quick: bool) -> list[Row]:
                 Slot(crate_unit(c), mode, seal) for c in ws.shared
             )
             rows.append(Row("F runtime split", "5 archives", slots, "net,timers:" + variant(mode, seal)))
+    # The same split, ext-timers built with another opt-level: both archives carry `runtime`, under other names.
+    net, timers = (crate_unit(c) for c in ws.shared)
+    slots = (*(Slot(crate_unit(c), "off") for c in ws.standalone), Slot(net, "off"), Slot(timers, "off-o2"))
+    rows.append(Row("F runtime split", "5 archives", slots, "net:off, timers:off-o2"))
+    slots = tuple(Slot(crate_unit(c), "off") for c in reversed(ws.crates))
+    rows.append(Row("F runtime split", "5 archives", slots, "all off, reversed"))
     return rows
 
 
@@ -402,13 +433,11 @@ def build(ctx: Context, unit: Unit, mode: str) -> Archive:
     if key in ctx.archives:
         return ctx.archives[key]
     profile = f"lto-{mode}"
-    cmd = [
-        "cargo", "rustc", "-p", unit.package, "--lib", "--crate-type", "staticlib",
-        "--profile", profile,
-        "--config", f'profile.{profile}.inherits="release"',
-        "--config", f'profile.{profile}.lto="{mode}"',
-        "--message-format=json", "--", "--print", "native-static-libs",
-    ]  # fmt: skip
+    settings = [f'profile.{profile}.inherits="release"'] + [f"profile.{profile}.{s}" for s in PROFILE_SETTINGS[mode]]
+    cmd = ["cargo", "rustc", "-p", unit.package, "--lib", "--crate-type", "staticlib", "--profile", profile]
+    for setting in settings:
+        cmd += ["--config", setting]
+    cmd += ["--message-format=json", "--", "--print", "native-static-libs"]
     started = time.perf_counter()
     proc = run(cmd, ctx.root, ctx.env)
     seconds = time.perf_counter() - started
@@ -543,9 +572,12 @@ def link_note(output: str) -> str:
     if names:
         shown = ", ".join(f"`{n[:48]}`" for n in names[:3])
         return shown + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+    hidden = _HIDDEN.search(output)
+    if hidden:
+        return f"{hidden.group(1)} against undefined hidden `{hidden.group(2)}`"
     for line in output.splitlines():
         if line.startswith(("/usr/bin/ld:", "ld:")) and "final link failed" not in line:
-            return re.sub(r"^\S*ld: \S*?\(([^)]*)\): ", r"\1: ", line)[:160]
+            return re.sub(r"^\S*ld: \S*?\(([^)]*)\): ", r"\1: ", line).replace("`", "'")[:160]
     return (output.strip().splitlines() or [""])[0][:160]
 
 
@@ -572,7 +604,7 @@ def report(ctx: Context, rows: Sequence[Row], outcomes: Sequence[Outcome], secon
     out += ["", "### Archives", ""]
     archive_rows = []
     for (unit, mode, seal), archive in sorted(
-        ctx.archives.items(), key=lambda kv: (kv[0][0].label, MODES.index(kv[0][1]), kv[0][2])
+        ctx.archives.items(), key=lambda kv: (kv[0][0].label, list(PROFILE_SETTINGS).index(kv[0][1]), kv[0][2])
     ):
         archive_rows.append(
             [

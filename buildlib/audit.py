@@ -127,7 +127,7 @@ def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], work
     builds of it are several copies of its state.
     """
     audit = Audit()
-    problem = lto_line_problem([(entry.name, entry.lto_passed) for entry in entries])
+    problem = lto_line_problem([(entry.name, entry.lto_passed, entry.sealed) for entry in entries])
     if problem is not None:
         audit.conflicts.append(f"{problem.message}; {problem.hint}")
 

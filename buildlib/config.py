@@ -45,6 +45,8 @@ class ClassConfig:
     rustflags: tuple[str, ...]
     crates: tuple[str, ...]
     depends_on: tuple[str, ...]
+    # After verify, keep only the verified C surface global in each archive (seal.py).
+    seal: bool = False
 
     @property
     def key(self) -> str:
@@ -141,6 +143,12 @@ class _Table:
             )
         return str(value)
 
+    def boolean(self, key: str, default: object = _MISSING) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {value!r}")
+        return value
+
     def optional_positive_int(self, key: str) -> int | None:
         value = self._get(key, None)
         if value is None:
@@ -172,7 +180,7 @@ class _Table:
 
 _TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "classes", "host", "crates")
 _CRATE_KEYS = ("expect", "ignore", "exports")
-_CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on")
+_CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on", "seal")
 _HOST_KEYS = ("sources", "program", "cc", "cflags", "ldflags")
 
 
@@ -266,6 +274,7 @@ def _parse_class(name: str, table: _Table) -> ClassConfig:
         rustflags=table.string_list("rustflags", []),
         crates=table.string_list("crates", []),
         depends_on=table.string_list("depends-on", []),
+        seal=table.boolean("seal", False),
     )
 
 

@@ -40,6 +40,11 @@ class Staticlib:
     report: Path
 
     @property
+    def sealed(self) -> Path:
+        """Where sealing puts the archive that exports only the verified C surface (seal.py)."""
+        return self.built.with_name(f"{self.built.stem}.sealed.a")
+
+    @property
     def label(self) -> str:
         """How messages name it: the crate, or the bundle and its crates."""
         names = [crate.name for crate in self.crates]

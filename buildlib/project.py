@@ -21,6 +21,7 @@ from .link import check_host
 from .names import TaskNames
 from .plan import Plan, make_plan
 from .records import Layout
+from .seal import check_sealable
 from .toolchain import check_editions, check_method_supported, load_toolchain
 from .workspace import load_workspace
 
@@ -51,6 +52,8 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir, environ=environ)
     for routing_class in config.classes:
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
+        if routing_class.seal:
+            check_sealable(file=str(config.file), key=f"{routing_class.key}.seal", target=toolchain.host)
     check_editions(toolchain, workspace.crates)
     check_target_rustflags(workspace.root, environ)
     check_host(config.host, file=str(config.file), environ=dict(environ))

@@ -19,7 +19,7 @@ from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
 RECORD_FORMAT = 4
-REPORT_FORMAT = "5"
+REPORT_FORMAT = "6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +176,7 @@ class VerifyReport:
     undecided: tuple[dict[str, Any], ...]  # expectations the source scan could not decide
     verify: dict[str, Any]  # the verify result (``VerifyResult.to_dict``)
     link_symbols: LinkSymbols
+    sealed: bool = False  # the store holds the sealed archive: only the verified C surface is global
 
     @property
     def exports(self) -> tuple[str, ...]:
@@ -202,6 +203,7 @@ class VerifyReport:
             "undecided": list(self.undecided),
             "verify": self.verify,
             "link_symbols": self.link_symbols.to_json(),
+            "sealed": self.sealed,
         }
         return json.dumps(data, indent=2).encode() + b"\n"
 
@@ -241,6 +243,7 @@ def read_report(path: Path) -> VerifyReport:
             undecided=tuple(dict(u) for u in data["undecided"]),
             verify=dict(data["verify"]),
             link_symbols=LinkSymbols.from_json(data["link_symbols"]),
+            sealed=bool(data["sealed"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise StoreError(f"{path}: unreadable verify report ({type(e).__name__}: {e})", hint=hint) from e

@@ -22,6 +22,7 @@ class CrateStatus:
     lto_applied: bool | None  # None: not built yet, or cargo reused a fresh build
     archive_bytes: int | None
     exports_ok: int | None
+    sealed: bool | None  # the verified archive is sealed (only its C surface global)
     exports_expected: int | None
     verified_at: str | None
     built_at: str | None
@@ -54,6 +55,7 @@ def crate_status(route: Route, unit: BuildUnit | None) -> CrateStatus:
         lto_applied=record.lto_applied if record and record.lto_observed else None,
         archive_bytes=report.archive_size if report else None,
         exports_ok=report.exports_ok if report else None,
+        sealed=report.sealed if report else None,
         exports_expected=len(report.exports) if report else None,
         verified_at=report.verified_at if report else None,
         built_at=record.built_at if record else None,
@@ -81,7 +83,7 @@ def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]
     for row in rows:
         applied = (
             "-" if row.lto_applied is None else "yes" if row.lto_applied else f"NO ({row.lto_passed or 'no -C lto'})"
-        )
+        ) + (", sealed" if row.sealed else "")
         exports = "-" if row.exports_expected is None else f"{row.exports_ok}/{row.exports_expected}"
         if summary:
             seconds = (

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from .archive import read_archive
+from .archive import Archive, read_archive
 from .audit import audit_line, link_symbols
 from .build import run_unit
 from .errors import LinkError, VerifyFailed
@@ -23,9 +23,10 @@ from .link import run_link
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Staticlib
 from .records import BuildRecord, write_audit
+from .seal import seal_archive
 from .status import project_status, status_table
 from .store import StoreEntry, load_entry, promote
-from .verify import format_failures, verify_archive
+from .verify import VerifyResult, format_failures, verify_archive
 from .workspace import Crate
 
 # Each step writes its summary to ``out`` (stderr: doit shows it as it comes) and its detail to
@@ -111,12 +112,31 @@ def verify_step(
             format_failures(label, result),
             hint="the previous verified archive, if any, is kept; the link will not run",
         )
-    entry = promote(staticlib, record, result, scan, link_symbols(archive))
+    sealed = ""
+    if staticlib.routing_class.seal:
+        archive, result = _seal(staticlib, result, label=label, detail=detail)
+        sealed = ", sealed"
+    entry = promote(staticlib, record, result, scan, link_symbols(archive), sealed=bool(sealed))
     count = len(result.symbols)
-    out.write(f"{label}: {count} export{'s' * (count != 1)} ok in {time.monotonic() - started:.2f}s\n")
+    out.write(f"{label}: {count} export{'s' * (count != 1)} ok{sealed} in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:
         out.write(f"{label}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")
     return entry
+
+
+def _seal(staticlib: Staticlib, result: VerifyResult, *, label: str, detail: TextIO) -> tuple[Archive, VerifyResult]:
+    """Seal the verified archive (seal.py) and verify the sealed one again against the same names."""
+    keep = [symbol.name for symbol in result.symbols]
+    seal_archive(staticlib.built, keep, staticlib.sealed, label=label)
+    archive = read_archive(staticlib.sealed)
+    sealed = verify_archive(archive, keep)
+    detail.write(f"{label}: sealed into {staticlib.sealed}: global symbols kept: {', '.join(sorted(keep))}\n")
+    if not sealed.ok:
+        raise VerifyFailed(
+            format_failures(f"{label} (sealed)", sealed),
+            hint="the sealed archive lost an export; the previous verified archive, if any, is kept",
+        )
+    return archive, sealed
 
 
 def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout) -> None:
@@ -173,7 +193,7 @@ def remove_orphans(plan: Plan, *, out: TextIO = sys.stdout) -> list[Path]:
     current = {
         path
         for unit in plan.units
-        for path in (unit.inputs, *(p for s in unit.staticlibs for p in (s.built, s.record)))
+        for path in (unit.inputs, *(p for s in unit.staticlibs for p in (s.built, s.record, s.sealed)))
     }
     entries = {staticlib.report.parent for staticlib in plan.staticlibs}
     bundles = {unit.bundle.directory for unit in plan.units if unit.bundle is not None}

@@ -213,7 +213,9 @@ class _EntryPresent(_Saved):
 
     def __init__(self, staticlib: Staticlib) -> None:
         # The configuration's expectations are part of what was verified: changing them verifies again.
-        super().__init__(f"{REPORT_FORMAT}\nexpect {staticlib.expect}\nignore {staticlib.ignore}")
+        super().__init__(
+            f"{REPORT_FORMAT}\nexpect {staticlib.expect}\nignore {staticlib.ignore}\nseal {staticlib.routing_class.seal}"
+        )
         self.staticlib = staticlib
 
     def check(self) -> bool:

@@ -47,25 +47,38 @@ def test_all_off_is_fine(tmp_path: Path) -> None:
 
 def test_fat_with_other_archives_is_an_error_naming_them(tmp_path: Path) -> None:
     plan = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "fat", "crates": ["ext-a", "ext-b"]}})
-    with pytest.raises(ConfigError, match=r"fat-LTO archives \(ext-a, ext-b\).*rust_eh_personality") as caught:
+    with pytest.raises(ConfigError, match=r"the fat-LTO archive of ext-a links beside .* only when sealed") as caught:
         check_plan(plan)
     assert caught.value.key == "tool.buildlib.classes.hot.lto"
-    assert "thin" in (caught.value.hint or "")
+    assert "rust_eh_personality" in str(caught.value) and "seal = true" in (caught.value.hint or "")
 
 
-def test_two_thin_archives_are_an_error(tmp_path: Path) -> None:
-    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "thin", "crates": ["ext-a", "ext-b"]}})
-    with pytest.raises(ConfigError, match=r"2 thin-LTO archives \(ext-a, ext-b\)"):
+@pytest.mark.parametrize("hot_first", [True, False], ids=["thin-first", "thin-last"])
+def test_a_thin_archive_beside_others_is_refused_in_any_position_unless_sealed(tmp_path: Path, hot_first: bool) -> None:
+    # Measured (docs/lto.md): one thin archive last happens to link on the small fixtures, and
+    # fails with flate2: the guard cannot see a crate's contents before it is built.
+    classes: list[tuple[str, dict[str, object]]] = [
+        ("hot", {"lto": "thin", "crates": ["ext-a"]}),
+        ("a", {"lto": "off"}),
+    ]
+    plan = plan_with(tmp_path, dict(classes if hot_first else classes[::-1]))
+    with pytest.raises(ConfigError, match="the thin-LTO archive of ext-a links beside other Rust archives"):
         check_plan(plan)
+    sealed = [(name, {**table, "seal": True} if name == "hot" else table) for name, table in classes]
+    assert check_plan(plan_with(tmp_path, dict(sealed if hot_first else sealed[::-1]))) == []
 
 
-def test_one_thin_archive_must_be_last(tmp_path: Path) -> None:
-    first = plan_with(tmp_path, {"hot": {"lto": "thin", "crates": ["ext-a"]}, "a": {"lto": "off"}})
-    with pytest.raises(ConfigError, match="links only when it is last"):
-        check_plan(first)
-    last = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "thin", "crates": ["ext-a"]}})
-    assert [r.crate.name for r in last.routes][-1] == "ext-a"
-    assert check_plan(last) == []
+def test_lto_alone_or_in_one_bundle_needs_no_seal(tmp_path: Path) -> None:
+    alone = plan_with(tmp_path, {"hot": {"lto": "fat", "method": "bundle", "crates": ["ext-a", "ext-b", "ext-e"]}})
+    assert len(alone.staticlibs) == 1 and check_plan(alone) == []
+
+
+def test_sealing_an_archive_that_shares_a_runtime_is_refused(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "rt": {"lto": "thin", "crates": ["ext-c", "ext-d"], "seal": True}})
+    with pytest.raises(ConfigError, match=r"the archives of ext-c and ext-d both carry rt: sealed") as caught:
+        check_plan(plan)
+    assert caught.value.key == "tool.buildlib.classes.rt.seal"
+    assert 'method = "bundle"' in (caught.value.hint or "")
 
 
 def test_lto_that_cargo_will_ignore_is_a_warning_that_says_why(tmp_path: Path) -> None:
