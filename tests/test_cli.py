@@ -301,3 +301,29 @@ def test_snapshot_never_writes_an_empty_baseline(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines()[0] == f"error: {FIXTURES / fixture}: {expected}"
+
+
+def test_verifying_an_elf_archive_never_imports_lief() -> None:
+    """F8: LIEF's import costs about 0.6 s; ELF symbol tables are read with struct."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "buildlib",
+            "verify",
+            str(FIXTURES / "elf-x86_64.a"),
+            "--expect",
+            "js_ok",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "buildlib.verify" in imported
+    assert not any(name == "lief" or name.startswith("lief.") for name in imported)
