@@ -21,6 +21,7 @@ from .errors import (
     LinkError,
     StoreError,
     ToolchainError,
+    UsageError,
     VerifyFailed,
     WorkspaceError,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "Project",
     "StoreError",
     "ToolchainError",
+    "UsageError",
     "VerifyFailed",
     "VerifyResult",
     "WorkspaceError",

@@ -109,6 +109,14 @@ class Audit:
         lines = [f"audit: {'; '.join(parts)}"] if parts else []
         return lines + [f"audit: warning: {warning}" for warning in self.warnings]
 
+    def detail(self) -> list[str]:
+        """Every crate build the archives share, one line each (what ``summary`` counts)."""
+        return [
+            f"audit: {shared.crate}{f' ({shared.hash})' if shared.hash else ''}: {shared.symbols} symbols "
+            f"in {', '.join(shared.archives)}; the linker takes {shared.winner}'s"
+            for shared in [*self.std, *self.runtimes]
+        ]
+
 
 def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], workspace_crates: frozenset[str]) -> Audit:
     """Audit the verified archives of a link line (in link order).
@@ -119,7 +127,7 @@ def audit_line(entries: Sequence[StoreEntry], *, lib_names: dict[str, str], work
     builds of it are several copies of its state.
     """
     audit = Audit()
-    problem = lto_line_problem([(entry.name, entry.lto_passed) for entry in entries])
+    problem = lto_line_problem([(entry.name, entry.lto_passed, entry.sealed) for entry in entries])
     if problem is not None:
         audit.conflicts.append(f"{problem.message}; {problem.hint}")
 

@@ -29,7 +29,7 @@ from .errors import BuildError
 from .freshness import collect_inputs, write_inputs
 from .nativelibs import probe_std_libs, staticlib_native_libs
 from .plan import BuildUnit
-from .records import BuildRecord, CacheStats
+from .records import BuildRecord, CacheStats, read_lto_evidence, write_lto_evidence
 
 _NATIVE_LIBS_PREFIX = "native-static-libs:"
 _RUNNING = re.compile(r"^\s+Running `(.*)`\s*$")
@@ -334,6 +334,10 @@ def install_archives(
             and before.toolchain == unit.toolchain
         ):
             observed, passed = before.lto_observed, before.lto_passed
+        elif observed:
+            write_lto_evidence(artifact, passed)
+        else:  # the output directory was removed while cargo's target/ was kept
+            observed, passed = read_lto_evidence(artifact)
         record = BuildRecord(
             name=staticlib.name,
             routing_class=staticlib.routing_class.name,

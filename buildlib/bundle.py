@@ -12,12 +12,22 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._toml import tomllib
 from .config import ClassConfig
 from .errors import BuildError
 from .workspace import Crate
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bundle:
+    """The generated staticlib crate of a ``bundle`` class."""
+
+    directory: Path
+    manifest: str
+    lib_name: str
 
 
 def package_name(routing_class: ClassConfig) -> str:

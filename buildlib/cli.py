@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ._table import format_table
 from .archive import read_archive
-from .errors import ArchiveError, StoreError, user_message
+from .errors import ArchiveError, StoreError, UsageError, user_message
 from .exports import read_exports_file, scan_crate
 from .link import planned_link_line
 from .names import TaskNames
@@ -29,7 +29,7 @@ from .verify import EMBEDDED_BITCODE_NOTE, VerifyResult, is_linkable, snapshot_e
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_UNREADABLE = 2
+EXIT_UNREADABLE = 2  # also a usage error, as argparse exits for a wrong option
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a closed pipe
 
@@ -60,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 
     link_line = commands.add_parser("link-line", help="print the link command the link task runs")
     link_line.add_argument(
-        "--project", type=Path, default=Path("pyproject.toml"), help="the pyproject.toml (default: ./pyproject.toml)"
+        "--project",
+        type=_project_file,
+        default=Path("pyproject.toml"),
+        help="the pyproject.toml, or its directory (default: ./pyproject.toml)",
     )
     link_line.add_argument("--json", action="store_true", help="print the argument list as JSON")
 
@@ -74,10 +77,19 @@ def _parser() -> argparse.ArgumentParser:
         "status", help="per crate: class, LTO requested and applied, size, exports, when verified, next build"
     )
     status.add_argument(
-        "--project", type=Path, default=Path("pyproject.toml"), help="the pyproject.toml (default: ./pyproject.toml)"
+        "--project",
+        type=_project_file,
+        default=Path("pyproject.toml"),
+        help="the pyproject.toml, or its directory (default: ./pyproject.toml)",
     )
     status.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     return parser
+
+
+def _project_file(value: str) -> Path:
+    """``--project``: a pyproject.toml, or the directory that holds one."""
+    path = Path(value)
+    return path / "pyproject.toml" if path.is_dir() else path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            # A program reading --json output gets the error as JSON too, not an empty stdout.
+            error, _, hint = message.partition("\nhint: ")
+            print(json.dumps({"ok": False, "error": error, "hint": hint or None}))
         return EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else EXIT_UNREADABLE
 
 
@@ -118,8 +134,9 @@ def _verify(args: argparse.Namespace) -> int:
         expected += scan.names
         notes += [f"{u.file}:{u.line}: {u.reason}" for u in scan.undecided]
     if not expected:
-        raise ArchiveError(
-            "nothing to verify: no expected exports", hint="give --expect NAME, --exports FILE or --crate DIR"
+        raise UsageError(
+            "nothing to verify: no expected exports (a usage error)",
+            hint="give --expect NAME, --exports FILE or --crate DIR",
         )
     result = verify_archive(read_archive(args.archive), expected, shared=args.shared)
     extra: dict[str, object] = {"undecided": notes}
@@ -164,7 +181,10 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    rows = project_status(load_plan(args.project))
+    plan = load_plan(args.project)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    rows = project_status(plan)
     if args.json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))
     else:

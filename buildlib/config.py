@@ -47,6 +47,8 @@ class ClassConfig:
     rustflags: tuple[str, ...]
     crates: tuple[str, ...]
     depends_on: tuple[str, ...]
+    # After verify, keep only the verified C surface global in each archive (seal.py).
+    seal: bool = False
 
     @property
     def key(self) -> str:
@@ -144,6 +146,12 @@ class _Table:
             )
         return str(value)
 
+    def boolean(self, key: str, default: object = _MISSING) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {value!r}")
+        return value
+
     def optional_positive_int(self, key: str) -> int | None:
         value = self._get(key, None)
         if value is None:
@@ -175,7 +183,7 @@ class _Table:
 
 _TOP_KEYS = ("workspace", "out-dir", "cargo", "default-class", "cache", "classes", "host", "crates")
 _CRATE_KEYS = ("expect", "ignore", "exports")
-_CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on")
+_CLASS_KEYS = ("lto", "method", "codegen-units", "rustflags", "crates", "depends-on", "seal")
 _HOST_KEYS = ("sources", "program", "cc", "cflags", "ldflags")
 
 
@@ -185,9 +193,20 @@ def load_config(pyproject: Path | str) -> ProjectConfig:
     Raises ConfigError when the file is missing, is not TOML, or any key is wrong.
     """
     path = Path(pyproject).resolve()
+    document = read_toml(path)
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict) or "buildlib" not in tool:
+        raise ConfigError(str(path), "tool.buildlib", "missing", hint="add a [tool.buildlib] table")
+    return parse_config(tool["buildlib"], file=path)
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """The TOML document at ``path``; ConfigError (one line naming the file) when it is missing,
+    unreadable or not TOML. The doit start-up hook (``_doit_hook``) reports through it too."""
     try:
         with path.open("rb") as handle:
-            document = tomllib.load(handle)
+            document: dict[str, object] = tomllib.load(handle)
+            return document
     except FileNotFoundError as e:
         raise ConfigError(
             str(path), "file", "not found", hint="run from the project root or pass its pyproject.toml"
@@ -195,11 +214,9 @@ def load_config(pyproject: Path | str) -> ProjectConfig:
     except OSError as e:
         raise ConfigError(str(path), "file", f"cannot read: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "file", f"not valid TOML: {e}") from e
-    tool = document.get("tool", {})
-    if not isinstance(tool, dict) or "buildlib" not in tool:
-        raise ConfigError(str(path), "tool.buildlib", "missing", hint="add a [tool.buildlib] table")
-    return parse_config(tool["buildlib"], file=path)
+        raise ConfigError(
+            str(path), "file", f"not valid TOML: {e}", hint="fix the TOML syntax at that line and column"
+        ) from e
 
 
 def parse_config(data: object, *, file: Path) -> ProjectConfig:
@@ -261,6 +278,7 @@ def _parse_class(name: str, table: _Table) -> ClassConfig:
         rustflags=table.string_list("rustflags", []),
         crates=table.string_list("crates", []),
         depends_on=table.string_list("depends-on", []),
+        seal=table.boolean("seal", False),
     )
 
 

@@ -61,6 +61,11 @@ class ArchiveError(BuildlibError):
     """An archive or object file could not be read (missing, not one, corrupt)."""
 
 
+class UsageError(BuildlibError):
+    """The command line asks for nothing, or for what cannot be done (exit 2, as argparse exits
+    for any wrong option)."""
+
+
 class LinkError(BuildlibError):
     """The final link could not be set up or failed."""
 

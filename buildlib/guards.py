@@ -1,14 +1,16 @@
-"""Guard rails checked before anything is built: LTO combinations that cannot link.
+"""Guard rails checked before anything is built: link lines that cannot link, refused with the fix.
 
 Every Rust staticlib carries its own copy of std. Without LTO the copies are
 the same std objects in every archive, so the linker takes the first and
 ignores the rest. LTO rewrites each archive's copy differently, and then the
-copies collide. Measured here (cargo 1.95, GNU ld 2.40, two archives that a C
-program calls into):
+copies collide. Measured here (docs/lto.md, its script bench/lto_matrix.py;
+cargo 1.95, GNU ld 2.40, the fixtures and the registry-crate workspace):
 
-- fat + any other Rust staticlib: ``multiple definition of rust_eh_personality`` (F4);
-- thin + thin: multiple definitions of std symbols;
-- thin + off: links only with the thin archive last on the link line.
+- fat beside any other Rust staticlib: ``multiple definition of rust_eh_personality`` (F4);
+- thin beside another: collisions of std internals, in any position on real
+  crates (flate2), though a small crate's thin archive last happens to link;
+- a sealed archive (seal.py: only its verified C surface global) beside anything: links;
+- one Rust archive alone (a bundle of every crate): any mode links.
 
 Whether LTO applies at all is cargo's decision: it passes no ``-C lto`` when it
 builds an rlib of the same crate in the same call (cargo#2301, F1). The build
@@ -43,29 +45,26 @@ class LtoProblem:
     hint: str
 
 
-def lto_line_problem(line: Sequence[tuple[str, str | None]]) -> LtoProblem | None:
-    """The first LTO combination on a link line (crate, LTO applied, in link order) that cannot link."""
-    fat = [crate for crate, mode in line if mode == "fat"]
-    thin = [crate for crate, mode in line if mode == "thin"]
-    if fat and len(line) > 1:
-        return LtoProblem(
-            culprit=fat[0],
-            message=f"fat-LTO archives ({', '.join(fat)}) cannot be linked with other Rust staticlibs: "
-            "each std copy collides (multiple definition of rust_eh_personality, F4)",
-            hint='use lto = "thin" or "off" for this class',
-        )
-    if len(thin) > 1:
-        return LtoProblem(
-            culprit=thin[0],
-            message=f"{len(thin)} thin-LTO archives ({', '.join(thin)}) would each bring a rewritten std copy, and those collide",
-            hint='keep at most one crate under thin LTO, or use lto = "off"',
-        )
-    if thin and thin[0] != line[-1][0]:
-        return LtoProblem(
-            culprit=thin[0],
-            message=f"the thin-LTO archive of {thin[0]} links only when it is last on the link line",
-            hint=f"move its class after the other classes and list {thin[0]} last",
-        )
+def lto_line_problem(line: Sequence[tuple[str, str | None, bool]]) -> LtoProblem | None:
+    """The first LTO archive on a link line (archive, LTO applied, sealed; in link order) that
+    cannot link: one built with LTO beside any other Rust archive, unless it is sealed. Measured
+    (docs/lto.md): the rewritten std copies collide, whatever the order, though whether a thin one
+    last fails depends on what the crates use (it links on the small fixtures, not with flate2)."""
+    if len(line) < 2:
+        return None  # one Rust archive: one std, any LTO mode
+    for name, mode, sealed in line:
+        if mode in ("thin", "fat") and not sealed:
+            others = [other for other, _, _ in line if other != name]
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            return LtoProblem(
+                culprit=name,
+                message=f"the {mode}-LTO archive of {name} links beside other Rust archives ({shown}) only when "
+                f"sealed: LTO rewrites its std copy, which then collides with theirs (F4"
+                + (", multiple definition of rust_eh_personality" if mode == "fat" else "")
+                + ")",
+                hint='add seal = true to its class (only its verified C surface stays global), use lto = "off", '
+                'or put every crate in one class with method = "bundle" (one archive, one std)',
+            )
     return None
 
 
@@ -78,12 +77,18 @@ def check_plan(plan: Plan) -> list[str]:
         for staticlib in plan.staticlibs
     }
     _check_ext_dependencies(plan)
-    problem = lto_line_problem([(label, mode) for label, (mode, _) in line.items()])
+    _check_sealed_sharing(plan)
+    problem = lto_line_problem([(label, mode, c.seal) for label, (mode, c) in line.items()])
     if problem is not None:
         culprit = line[problem.culprit][1]
         raise ConfigError(str(plan.config.file), f"{culprit.key}.lto", problem.message, hint=problem.hint)
     warnings = []
     for routing_class in plan.config.classes:
+        if not any(route.routing_class is routing_class for route in plan.routes):
+            warnings.append(
+                f"{routing_class.key}: no crate is routed to this class, so it builds nothing; list crates "
+                "in its crates or depends-on, or remove it"
+            )
         ignored = [r for r, mode in lto_routes if r.routing_class is routing_class and mode != routing_class.lto]
         if ignored:
             warnings.append(
@@ -97,6 +102,28 @@ def check_plan(plan: Plan) -> list[str]:
                 )
             )
     return warnings
+
+
+def _check_sealed_sharing(plan: Plan) -> None:
+    """A sealed archive keeps every crate it carries private: one that shares a workspace crate
+    (a runtime) with another archive would run its own copy of that crate's state."""
+    carried = {
+        staticlib: {dep.name for crate in staticlib.crates for dep in plan.workspace.with_path_deps(crate.name)}
+        for staticlib in plan.staticlibs
+    }
+    for staticlib in plan.staticlibs:
+        if not staticlib.routing_class.seal:
+            continue
+        for other in plan.staticlibs:
+            shared = sorted(carried[staticlib] & carried[other]) if other != staticlib else []
+            if shared:
+                raise ConfigError(
+                    str(plan.config.file),
+                    f"{staticlib.routing_class.key}.seal",
+                    f"the archives of {staticlib.label} and {other.label} both carry {', '.join(shared)}: sealed, "
+                    "each would keep a private copy of its state (two runtimes)",
+                    hint='put the crates that share it in one class with method = "bundle" and seal that class',
+                )
 
 
 def _check_ext_dependencies(plan: Plan) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from .errors import LinkError, StoreError
+from .config import HostConfig, close_match
+from .errors import ConfigError, LinkError, StoreError
 from .plan import Plan
 from .records import read_report
 
@@ -29,6 +32,32 @@ _UNDEFINED = re.compile(
     "undefined reference to [`'\u2018]([A-Za-z0-9_$.]+)['\u2019]|^\\s+\"?_([A-Za-z0-9_$.]+)\"?, referenced from",
     re.MULTILINE,
 )
+
+
+def check_host(host: HostConfig, *, file: str, environ: dict[str, str] | None = None) -> None:
+    """The host's sources exist and its C compiler is on PATH, checked when the project loads, so
+    a typo is one line before any build rather than a failed link after all of them.
+
+    Raises ConfigError naming the dotted key.
+    """
+    for index, source in enumerate(host.sources):
+        if not source.is_file():
+            siblings = [p.name for p in source.parent.glob("*") if p.is_file()] if source.parent.is_dir() else []
+            close = close_match(source.name, siblings)
+            raise ConfigError(
+                file,
+                f"tool.buildlib.host.sources[{index}]",
+                f"{source}: no such file",
+                hint=f"did you mean '{close}'?" if close else "paths are relative to the pyproject.toml's directory",
+            )
+    path = (environ or os.environ).get("PATH", os.defpath)
+    if shutil.which(host.cc, path=path) is None:
+        raise ConfigError(
+            file,
+            "tool.buildlib.host.cc",
+            f"{host.cc!r} is not a program on PATH",
+            hint="install a C compiler, or set host.cc to one on PATH (cc, gcc, clang) or to its full path",
+        )
 
 
 def undefined_symbols(linker_output: str) -> list[str]:
@@ -138,7 +167,7 @@ def planned_link_line(plan: Plan) -> tuple[list[str], list[str]]:
     return link_command(plan, archives, merge_native_libs(libs), plan.program), unverified
 
 
-def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> Path:
+def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link", detail: TextIO | None = None) -> Path:
     """Link the program to a temporary name and rename it into place.
 
     A failed link leaves the previous program untouched. Raises LinkError naming
@@ -151,6 +180,9 @@ def run_link(plan: Plan, entries: list[StoreEntry], *, label: str = "link") -> P
     native_libs = merge_native_libs(entry.native_static_libs for entry in entries)
     command = link_command(plan, [entry.archive for entry in entries], native_libs, temp)
     log = plan.layout.link_log
+    if detail is not None:
+        detail.write(f"{label}: {shlex.join(command)}\n")
+        detail.flush()
     try:
         result = subprocess.run(command, check=False, capture_output=True, text=True)
     except FileNotFoundError as e:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import bundle, cargoenv
+from .bundle import Bundle
 from .cache import UnitCache
 from .config import ClassConfig, ProjectConfig, close_match
 from .errors import ConfigError
@@ -41,6 +42,11 @@ class Staticlib:
     report: Path
 
     @property
+    def sealed(self) -> Path:
+        """Where sealing puts the archive that exports only the verified C surface (seal.py)."""
+        return self.built.with_name(f"{self.built.stem}.sealed.a")
+
+    @property
     def label(self) -> str:
         """How messages name it: the crate, or the bundle and its crates."""
         names = [crate.name for crate in self.crates]
@@ -54,15 +60,6 @@ class Route:
     crate: Crate
     routing_class: ClassConfig
     staticlib: Staticlib
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Bundle:
-    """The generated staticlib crate of a ``bundle`` class."""
-
-    directory: Path
-    manifest: str
-    lib_name: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -179,6 +176,15 @@ def make_plan(
 def _check_crate_name(file: str, key: str, name: str, workspace: Workspace, *, ext: bool) -> None:
     known = [crate.name for crate in workspace.crates]
     if name not in known:
+        manifest = workspace.unlisted_package(name)
+        if manifest is not None:
+            raise ConfigError(
+                file,
+                key,
+                f"crate {name!r} ({manifest}) is not a workspace member",
+                hint=f'add "{manifest.parent.relative_to(workspace.root)}" to [workspace] members in '
+                f"{workspace.root / 'Cargo.toml'}",
+            )
         close = close_match(name, known)
         hint = f"did you mean '{close}'?" if close else f"workspace crates: {', '.join(known)}"
         raise ConfigError(file, key, f"no crate {name!r} in the workspace {workspace.root}", hint=hint)
@@ -298,9 +304,8 @@ def cargo_command(
     of the class in one ``cargo build`` so they share one build of their common
     dependencies. ``--print=native-static-libs`` makes rustc report the system
     libraries each archive needs (F6), unless ``RUSTC_WRAPPER`` runs rustc through
-    ``sccache``, which caches no call with ``--print`` (F14; see nativelibs).
-    The class's flags go to ``build.rustflags``,
-    which cargo merges with the configuration's; a ``RUSTFLAGS`` or
+    ``sccache``, which caches no call with ``--print`` (F14; see nativelibs). The class's
+    flags go to ``build.rustflags``, which cargo merges with the configuration's; a ``RUSTFLAGS`` or
     ``CARGO_ENCODED_RUSTFLAGS`` in the environment would replace them (F12), so
     then the user's flags and the class's are passed together in
     ``CARGO_ENCODED_RUSTFLAGS``.
@@ -316,8 +321,7 @@ def cargo_command(
         settings.append(f"build.rustflags={json.dumps(rustflags)}")
     else:
         env = (("CARGO_ENCODED_RUSTFLAGS", cargoenv.encode_rustflags([*user[1], *rustflags])), ("RUSTFLAGS", None))
-    if sccache is not None:
-        env += (("RUSTC_WRAPPER", str(sccache)),)
+    env += (("RUSTC_WRAPPER", str(sccache)),) if sccache else ()
 
     command = [config.cargo]
     manifest = workspace.root / "Cargo.toml"
@@ -369,9 +373,7 @@ def _unit(
         inputs=Layout(config.out_dir).inputs(routing_class.name, name),
         cfg=toolchain.cfg,
         bundle=spec,
-        cache=None
-        if sccache is None
-        else UnitCache.plan(sccache, Layout(config.out_dir), name, routing_class, environ),
+        cache=UnitCache.plan(sccache, Layout(config.out_dir), name, routing_class, environ) if sccache else None,
     )
 
 

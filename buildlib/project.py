@@ -18,9 +18,11 @@ from .cargoenv import check_rustc_wrapper, check_target_rustflags
 from .config import ProjectConfig, load_config, parse_config
 from .errors import ConfigError, user_message
 from .guards import check_plan
+from .link import check_host
 from .names import TaskNames
 from .plan import Plan, make_plan
 from .records import Layout
+from .seal import check_sealable
 from .toolchain import check_editions, check_method_supported, load_toolchain
 from .workspace import load_workspace
 
@@ -51,8 +53,11 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir, environ=environ)
     for routing_class in config.classes:
         check_method_supported(toolchain, routing_class.method, f"{config.file}: {routing_class.key}.method")
+        if routing_class.seal:
+            check_sealable(file=str(config.file), key=f"{routing_class.key}.seal", target=toolchain.host)
     check_editions(toolchain, workspace.crates)
     check_target_rustflags(workspace.root, environ)
+    check_host(config.host, file=str(config.file), environ=dict(environ))
     profiles = workspace_profiles(workspace.root) if any(c.method == "bundle" for c in config.classes) else {}
     sccache = None
     if config.cache == "sccache":
@@ -114,7 +119,10 @@ class Project:
             if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
                 _held_locks[config.out_dir] = hold_lock(Layout(config.out_dir).cache("lock"), out=sys.stderr)
                 set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
-            return cls(plan_project(config), prefix=prefix)
+            plan = plan_project(config)
+            for warning in plan.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            return cls(plan, prefix=prefix)
         except (Exception, KeyboardInterrupt) as e:
             message = user_message(e)
             if message is None:

@@ -19,7 +19,7 @@ from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
 RECORD_FORMAT = 5
-REPORT_FORMAT = "5"
+REPORT_FORMAT = "6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +234,7 @@ class VerifyReport:
     undecided: tuple[dict[str, Any], ...]  # expectations the source scan could not decide
     verify: dict[str, Any]  # the verify result (``VerifyResult.to_dict``)
     link_symbols: LinkSymbols
+    sealed: bool = False  # the store holds the sealed archive: only the verified C surface is global
 
     @property
     def exports(self) -> tuple[str, ...]:
@@ -260,6 +261,7 @@ class VerifyReport:
             "undecided": list(self.undecided),
             "verify": self.verify,
             "link_symbols": self.link_symbols.to_json(),
+            "sealed": self.sealed,
         }
         return json.dumps(data, indent=2).encode() + b"\n"
 
@@ -299,6 +301,7 @@ def read_report(path: Path) -> VerifyReport:
             undecided=tuple(dict(u) for u in data["undecided"]),
             verify=dict(data["verify"]),
             link_symbols=LinkSymbols.from_json(data["link_symbols"]),
+            sealed=bool(data["sealed"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise StoreError(f"{path}: unreadable verify report ({type(e).__name__}: {e})", hint=hint) from e
@@ -313,3 +316,38 @@ def write_audit(layout: Layout, audit: dict[str, Any]) -> Path:
     """The last link audit, as JSON: people read it, nothing reads it back."""
     _fs.write_atomic(layout.audit, json.dumps(audit, indent=2).encode())
     return layout.audit
+
+
+# The -C lto rustc got for an archive, kept beside the archive in cargo's target directory: it
+# outlives the output directory (`doit clean`, `rm -rf build`), and cargo, finding the build
+# fresh, prints no rustc command to read it from again. Valid while the archive is the same file.
+LTO_EVIDENCE_FORMAT = 1
+
+
+def _lto_evidence_path(artifact: Path) -> Path:
+    return artifact.with_name(f".{artifact.name}.buildlib-lto.json")
+
+
+def _identity(artifact: Path) -> list[int]:
+    stat = artifact.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def write_lto_evidence(artifact: Path, lto_passed: str | None) -> None:
+    """Remember that rustc got ``-C lto=lto_passed`` (None: no -C lto) for this ``artifact`` as it is now."""
+    document = {"format": LTO_EVIDENCE_FORMAT, "archive": _identity(artifact), "lto_passed": lto_passed}
+    _fs.write_atomic(_lto_evidence_path(artifact), json.dumps(document).encode())
+
+
+def read_lto_evidence(artifact: Path) -> tuple[bool, str | None]:
+    """(observed, lto_passed) for ``artifact``: observed only while it is the file the evidence was
+    written for; anything missing, older or damaged is simply not evidence."""
+    try:
+        document = json.loads(_lto_evidence_path(artifact).read_text(encoding="utf-8"))
+        if document["format"] == LTO_EVIDENCE_FORMAT and document["archive"] == _identity(artifact):
+            passed = document["lto_passed"]
+            if passed is None or isinstance(passed, str):
+                return True, passed
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return False, None

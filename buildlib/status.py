@@ -22,10 +22,12 @@ class CrateStatus:
     lto_applied: bool | None  # None: not built yet, or cargo reused a fresh build
     archive_bytes: int | None
     exports_ok: int | None
+    sealed: bool | None  # the verified archive is sealed (only its C surface global)
     exports_expected: int | None
     verified_at: str | None
     built_at: str | None
     build_seconds: float | None
+    units_compiled: int | None  # 0: cargo found every unit of the last build fresh
     # Why the next build of the project builds it again; None: its build is up to date, or not asked
     # (the summary a link ends with does not show it).
     rebuild: str | None
@@ -58,10 +60,12 @@ def crate_status(route: Route, unit: BuildUnit | None) -> CrateStatus:
         lto_applied=record.lto_applied if record and record.lto_observed else None,
         archive_bytes=report.archive_size if report else None,
         exports_ok=report.exports_ok if report else None,
+        sealed=report.sealed if report else None,
         exports_expected=len(report.exports) if report else None,
         verified_at=report.verified_at if report else None,
         built_at=record.built_at if record else None,
         build_seconds=record.seconds if record else None,
+        units_compiled=record.units_compiled if record else None,
         rebuild=why_stale(unit.inputs, unit.fingerprint) if unit is not None else None,
         cache=record.cache if record else None,
     )
@@ -87,11 +91,17 @@ def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]
     for row in rows:
         applied = (
             "-" if row.lto_applied is None else "yes" if row.lto_applied else f"NO ({row.lto_passed or 'no -C lto'})"
-        )
+        ) + (", sealed" if row.sealed else "")
         exports = "-" if row.exports_expected is None else f"{row.exports_ok}/{row.exports_expected}"
         cache = (("-" if row.cache is None else row.cache.describe()),) * cached
         if summary:
-            seconds = "-" if row.build_seconds is None else f"{row.build_seconds:.1f}s"
+            seconds = (
+                "-"
+                if row.build_seconds is None
+                else "fresh"
+                if row.units_compiled == 0
+                else f"{row.build_seconds:.1f}s"
+            )
             table.append((row.crate, row.routing_class, row.lto_requested, applied, exports, seconds, *cache))
         else:
             size = "-" if row.archive_bytes is None else f"{row.archive_bytes / 1e6:.1f} MB"
@@ -109,4 +119,12 @@ def status_table(rows: list[CrateStatus], *, summary: bool = False) -> list[str]
                     *cache,
                 )
             )
-    return format_table(table)
+    legend = []
+    if any(row.lto_applied is None and row.built_at is not None for row in rows):
+        legend.append(
+            "applied -: cargo reused a build whose rustc command buildlib never saw (built by hand, or by an "
+            "older buildlib); it is known from that crate's next compile"
+        )
+    if summary and any(row.units_compiled == 0 for row in rows):
+        legend.append("build fresh: cargo found nothing to compile")
+    return format_table(table) + legend

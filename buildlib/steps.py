@@ -7,12 +7,14 @@ failure; the doit layer turns that into a failed task.
 from __future__ import annotations
 
 import dataclasses
+import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from .archive import read_archive
+from .archive import Archive, read_archive
 from .audit import audit_line, link_symbols
 from .build import run_unit
 from .errors import LinkError, VerifyFailed
@@ -21,17 +23,22 @@ from .link import run_link
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Staticlib
 from .records import BuildRecord, write_audit
+from .seal import seal_archive
 from .status import project_status, status_table
 from .store import StoreEntry, load_entry, promote
-from .verify import format_failures, verify_archive
+from .verify import VerifyResult, format_failures, verify_archive
 from .workspace import Crate
 
+# Each step writes its summary to ``out`` (stderr: doit shows it as it comes) and its detail to
+# ``detail`` (stdout: doit keeps it back unless run with -v 2; buildlib's reporter shows it on failure).
 
-def build_step(plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr) -> list[BuildRecord]:
-    for warning in plan.warnings:
-        if warning.startswith(unit.routing_class.key + "."):
-            out.write(f"warning: {warning}\n")
+
+def build_step(
+    plan: Plan, unit: BuildUnit, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout
+) -> list[BuildRecord]:
     root, label = plan.workspace.root, names.build(unit.name)
+    detail.write(f"{label}: {shlex.join(unit.command)}\n")
+    detail.flush()
     records = run_unit(
         unit,
         label=label,
@@ -85,7 +92,9 @@ def expected_names(scan: ExportScan, staticlib: Staticlib) -> list[str]:
     return sorted({name for name in scan.names if name not in staticlib.ignore} | set(extra))
 
 
-def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr) -> StoreEntry:
+def verify_step(
+    staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout
+) -> StoreEntry:
     """Verify the freshly built ``staticlib`` against all its crates' exports and promote it into
     the store.
 
@@ -98,20 +107,40 @@ def verify_step(staticlib: Staticlib, names: TaskNames, *, out: TextIO = sys.std
     scan = expected_exports(record, staticlib)
     archive = read_archive(staticlib.built)
     result = verify_archive(archive, expected_names(scan, staticlib))
+    detail.write("".join(f"{label}: {s.name}: {s.status} ({s.member or 'no member'})\n" for s in result.symbols))
     if not result.ok:
         raise VerifyFailed(
             format_failures(label, result),
             hint="the previous verified archive, if any, is kept; the link will not run",
         )
-    entry = promote(staticlib, record, result, scan, link_symbols(archive))
+    sealed = ""
+    if staticlib.routing_class.seal:
+        archive, result = _seal(staticlib, result, label=label, detail=detail)
+        sealed = ", sealed"
+    entry = promote(staticlib, record, result, scan, link_symbols(archive), sealed=bool(sealed))
     count = len(result.symbols)
-    out.write(f"{label}: {count} export{'s' * (count != 1)} ok in {time.monotonic() - started:.2f}s\n")
+    out.write(f"{label}: {count} export{'s' * (count != 1)} ok{sealed} in {time.monotonic() - started:.2f}s\n")
     for undecided in scan.undecided:
         out.write(f"{label}: note: {undecided.file}:{undecided.line}: {undecided.reason}\n")
     return entry
 
 
-def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None:
+def _seal(staticlib: Staticlib, result: VerifyResult, *, label: str, detail: TextIO) -> tuple[Archive, VerifyResult]:
+    """Seal the verified archive (seal.py) and verify the sealed one again against the same names."""
+    keep = [symbol.name for symbol in result.symbols]
+    seal_archive(staticlib.built, keep, staticlib.sealed, label=label)
+    archive = read_archive(staticlib.sealed)
+    sealed = verify_archive(archive, keep)
+    detail.write(f"{label}: sealed into {staticlib.sealed}: global symbols kept: {', '.join(sorted(keep))}\n")
+    if not sealed.ok:
+        raise VerifyFailed(
+            format_failures(f"{label} (sealed)", sealed),
+            hint="the sealed archive lost an export; the previous verified archive, if any, is kept",
+        )
+    return archive, sealed
+
+
+def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr, detail: TextIO = sys.stdout) -> None:
     """Link the host program from the store entry of every staticlib, in plan order.
 
     Refuses when a staticlib's current build is not the verified one, or when the
@@ -137,6 +166,7 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
     )
     audit_file = write_audit(plan.layout, dataclasses.asdict(audit))
     out.write("".join(f"{message}\n" for message in audit.summary()))
+    detail.write("".join(f"{names.link}: {line}\n" for line in audit.detail()))
     if audit.conflicts:
         raise LinkError(
             "\n".join(
@@ -147,10 +177,44 @@ def link_step(plan: Plan, names: TaskNames, *, out: TextIO = sys.stderr) -> None
             ),
             hint=f"details in {audit_file}",
         )
-    program = run_link(plan, entries, label=names.link)
+    program = run_link(plan, entries, label=names.link, detail=detail)
     out.write("".join(f"{row}\n" for row in status_table(project_status(plan, next_build=False), summary=True)))
     archives, crates = len(entries), len(plan.routes)
     out.write(
         f"{names.link}: {program} from {archives} verified archive{'s' * (archives != 1)} "
         f"of {crates} crate{'s' * (crates != 1)}\n"
     )
+
+
+def remove_orphans(plan: Plan, *, out: TextIO = sys.stdout) -> list[Path]:
+    """Remove what earlier builds left in the output directory for crates, classes or bundles the
+    plan no longer has (a crate removed from the workspace or moved to another class): its store
+    entry, archive, record and inputs document. Only buildlib's own kinds of files are touched."""
+    layout = plan.layout
+    current = {
+        path
+        for unit in plan.units
+        for path in (unit.inputs, *(p for s in unit.staticlibs for p in (s.built, s.record, s.sealed)))
+    }
+    entries = {staticlib.report.parent for staticlib in plan.staticlibs}
+    bundles = {unit.bundle.directory for unit in plan.units if unit.bundle is not None}
+    found: list[Path] = []
+    for kind, keep in (("verified", entries), ("bundles", bundles)):
+        found += [path for path in _children(layout.root / kind) if path.is_dir() and path not in keep]
+    for class_dir in _children(layout.root / "archives"):
+        found += [
+            path
+            for path in (_children(class_dir) if class_dir.is_dir() else [])
+            if path.is_file() and path.name.endswith((".a", ".build.json", ".inputs.json")) and path not in current
+        ]
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        out.write(f"removed {path} (no crate of the plan builds it now)\n")
+    return found
+
+
+def _children(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir()) if directory.is_dir() else []

@@ -38,6 +38,7 @@ class StoreEntry:
     built_at: str  # of the build that was verified
     lto_passed: str | None  # what cargo passed to rustc for it (None: no -C lto, or not observed)
     link_symbols: LinkSymbols  # what the link audit needs, read when it was verified
+    sealed: bool = False  # only its verified C surface is global: its LTO mode collides with nothing
 
 
 def _entry(staticlib: Staticlib, report: VerifyReport) -> StoreEntry:
@@ -51,6 +52,7 @@ def _entry(staticlib: Staticlib, report: VerifyReport) -> StoreEntry:
         built_at=report.build.built_at,
         lto_passed=report.build.lto_passed,
         link_symbols=report.link_symbols,
+        sealed=report.sealed,
     )
 
 
@@ -63,14 +65,22 @@ def file_sha256(path: Path) -> str:
 
 
 def promote(
-    staticlib: Staticlib, record: BuildRecord, result: VerifyResult, scan: ExportScan, symbols: LinkSymbols
+    staticlib: Staticlib,
+    record: BuildRecord,
+    result: VerifyResult,
+    scan: ExportScan,
+    symbols: LinkSymbols,
+    *,
+    sealed: bool = False,
 ) -> StoreEntry:
-    """Commit a verified archive and its report into the store; the previous entry stays whole until the report rename.
+    """Commit a verified archive (the built one, or with ``sealed`` the sealed one) and its report
+    into the store; the previous entry stays whole until the report rename.
 
-    Raises StoreError when the built archive changed while it was copied.
+    Raises StoreError when the archive changed while it was copied.
     """
     target = staticlib.verified_archive
-    archive, sha256 = _fs.copy_content_addressed(staticlib.built, target.parent, target.stem, target.suffix)
+    source = staticlib.sealed if sealed else staticlib.built
+    archive, sha256 = _fs.copy_content_addressed(source, target.parent, target.stem, target.suffix)
     stat = archive.stat()
     report = VerifyReport(
         name=staticlib.name,
@@ -86,6 +96,7 @@ def promote(
         undecided=tuple({"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided),
         verify=result.to_dict(),
         link_symbols=symbols,
+        sealed=sealed,
     )
     write_report(staticlib.report, report)  # the commit point
     _fs.symlink_atomic(archive.name, staticlib.verified_archive)

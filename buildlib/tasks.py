@@ -23,6 +23,7 @@ from .freshness import why_stale
 from .link import planned_link_line
 from .names import TaskNames
 from .plan import BuildUnit, Plan, Staticlib
+from .progress import Reporter
 from .records import RECORD_FORMAT, REPORT_FORMAT, Layout
 
 TaskDict = dict[str, Any]
@@ -86,6 +87,8 @@ def doit_config(plan: Plan) -> dict[str, object]:
         # seconds per build. An edited source gets a new modification time, and buildlib
         # replaces every file it writes, so the time marks every change.
         "check_file_uptodate": "timestamp",
+        # [n/total] progress, each failure once in buildlib's words, totals at the end.
+        "reporter": Reporter,
     }
 
 
@@ -95,6 +98,13 @@ def project_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
     yield from verify_tasks(plan, names)
     yield link_task(plan, names)
     yield exec_task(plan, names)
+
+
+def _clean_link(plan: Plan) -> None:
+    from .steps import remove_orphans
+
+    plan.program.unlink(missing_ok=True)
+    remove_orphans(plan)
 
 
 def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
@@ -111,6 +121,7 @@ def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
             "name": unit.name,
             "doc": f"cargo {unit.routing_class.method} build of {crates} (class {unit.routing_class.name}, lto={unit.routing_class.lto})",
             "actions": [_as_action(partial(_build, plan, unit, names), "build_step")],
+            "meta": {"progress": _build_note(unit)},
             # No file_dep: the inputs are what the last build recorded (freshness), compared below.
             "targets": [
                 *(str(path) for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)),
@@ -119,6 +130,16 @@ def build_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
             "uptodate": [_UnitFresh(unit)],
             "clean": True,
         }
+
+
+def _build_note(unit: BuildUnit) -> str | None:
+    """What the progress line says of a build beside its name: what makes it slow or special."""
+    routing_class = unit.routing_class
+    notes = [
+        f"{routing_class.lto} LTO" if routing_class.lto != "off" else "",
+        "bundle" * (routing_class.method == "bundle"),
+    ]
+    return ", ".join(note for note in notes if note) or None
 
 
 def verify_tasks(plan: Plan, names: TaskNames) -> Iterator[TaskDict]:
@@ -192,7 +213,9 @@ class _EntryPresent(_Saved):
 
     def __init__(self, staticlib: Staticlib) -> None:
         # The configuration's expectations are part of what was verified: changing them verifies again.
-        super().__init__(f"{REPORT_FORMAT}\nexpect {staticlib.expect}\nignore {staticlib.ignore}")
+        super().__init__(
+            f"{REPORT_FORMAT}\nexpect {staticlib.expect}\nignore {staticlib.ignore}\nseal {staticlib.routing_class.seal}"
+        )
         self.staticlib = staticlib
 
     def check(self) -> bool:
@@ -225,7 +248,8 @@ def link_task(plan: Plan, names: TaskNames) -> TaskDict:
         ],
         "targets": [str(plan.program)],
         "uptodate": [config_changed(repr((host.cc, host.cflags, host.ldflags, [s.name for s in plan.staticlibs])))],
-        "clean": True,
+        # `doit clean` removes the program, and what earlier builds left for crates the plan no longer has.
+        "clean": [_as_action(partial(_clean_link, plan), "clean_link")],
     }
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from .archive import Archive, Member
+from .errors import ArchiveError
 from .objfile import ObjectSymbols, detect_format, read_symbols, symbol_prefix
 
 Status = Literal["ok", "missing", "local", "hidden", "undefined", "bitcode-only", "not-indexed"]
@@ -188,21 +189,35 @@ def format_failures(label: str, result: VerifyResult) -> str:
 
 
 def snapshot_exports(archive: Archive, pattern: str = "*") -> list[str]:
-    """The exports really present: indexed names matching ``pattern`` that can satisfy a link.
+    """The exports really present: C names (Mach-O's leading ``_`` removed) of indexed symbols
+    matching ``pattern`` that can satisfy a link. The list is sorted, ready to commit as an
+    exports file (an ABI baseline for the C surface).
 
-    An archive without an index is read member by member. The list is sorted,
-    ready to commit as an exports file (an ABI baseline for the C surface).
+    Raises ArchiveError for an archive without a symbol index (the linker takes nothing from it:
+    an empty baseline would pass every later check) and when nothing matches ``pattern``.
     """
-    if archive.has_index:
-        candidates = [name for name in archive.index if fnmatch.fnmatchcase(name, pattern)]
-    else:
-        candidates = sorted(
-            {
-                symbol.name
-                for member in archive.members
-                for symbol in read_symbols(archive.member_data(member), member.name).symbols
-                if symbol.defined and symbol.binding != "local" and fnmatch.fnmatchcase(symbol.name, pattern)
-            }
+    if archive.kind == "object":  # a linker takes a plain object whole: every global definition counts
+        symbols = read_symbols(archive.member_data(archive.members[0]), archive.members[0].name).symbols
+        candidates = {s.name for s in symbols if s.defined and s.binding != "local"}
+    elif not archive.has_index:
+        raise ArchiveError(
+            f"{archive.path}: the archive has no symbol index, so a linker takes no export from it",
+            hint=f"add one (ranlib {archive.path}) and snapshot again",
         )
-    result = verify_archive(archive, candidates)
-    return [s.name for s in result.symbols if s.status in ("ok", "hidden")]
+    else:
+        candidates = {_c_name(archive, name, positions) for name, positions in archive.index.items()}
+    candidates = {name for name in candidates if fnmatch.fnmatchcase(name, pattern)}
+    result = verify_archive(archive, sorted(candidates))
+    names = [s.name for s in result.symbols if s.status in ("ok", "hidden")]
+    if not names:
+        raise ArchiveError(
+            f"{archive.path}: no linkable export matches {pattern!r}; an empty baseline would check nothing",
+            hint="check the pattern and that this is the crate's archive",
+        )
+    return names
+
+
+def _c_name(archive: Archive, name: str, positions: tuple[int, ...]) -> str:
+    """An index entry's C name: without the prefix its member's object format adds (Mach-O's ``_``)."""
+    prefix = symbol_prefix(archive.member_head(archive.members[positions[0]])) if positions else ""
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _fs
+from ._toml import tomllib
 from .cargoenv import config_files, tracked_environment
 from .errors import WorkspaceError
 from .records import Layout
@@ -67,6 +68,18 @@ class Workspace:
     @property
     def ext_crates(self) -> tuple[Crate, ...]:
         return tuple(crate for crate in self.crates if crate.is_ext)
+
+    def unlisted_package(self, name: str) -> Path | None:
+        """The manifest of a package called ``name`` in a folder just below the workspace root that
+        is not a member (read only to explain a name the configuration cannot find)."""
+        for manifest in sorted(self.root.glob("*/Cargo.toml")):
+            try:
+                package = tomllib.loads(manifest.read_text(encoding="utf-8")).get("package", {})
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if isinstance(package, dict) and package.get("name") == name:
+                return manifest
+        return None
 
     def with_path_deps(self, name: str) -> list[Crate]:
         """``name`` and every workspace crate it reaches through path dependencies."""

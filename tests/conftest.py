@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -23,6 +24,8 @@ from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Committed object files and archives of every format (tests/fixtures/make_fixtures.sh).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Rows of the freshness oracle's table (test_oracle.py), printed at the end of the run.
 ORACLE_ROWS = pytest.StashKey[list[str]]()
 
@@ -146,9 +149,17 @@ class Project:
         return subprocess.run([str(self.program)], env=self.env, capture_output=True, text=True, check=False)
 
 
+_STARTED = re.compile(r"^\[\d+/\d+\] (\S+?)(?: \(.*\))?…$")
+
+
+def started_tasks(output: str) -> list[str]:
+    """The tasks a run started, in order, from buildlib's progress lines ("[3/10] build:ext-hash (thin LTO)…")."""
+    return [found.group(1) for found in map(_STARTED.match, output.splitlines()) if found]
+
+
 def executed(result: subprocess.CompletedProcess[str]) -> set[str]:
-    """Tasks doit ran (". name"); skipped ones print "-- name"."""
-    return {line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")}
+    """Tasks doit ran; up-to-date ones print no line."""
+    return set(started_tasks(result.stdout))
 
 
 def _with_shims(project_root: Path, tools: Path, workspace_dir: str = "crates-fixtures") -> Project:

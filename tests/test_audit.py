@@ -114,7 +114,8 @@ def test_fat_lto_std_copies_are_a_conflict(line: list[StoreEntry]) -> None:
     line[1] = entry("ext-net", line[1].archive, ("js_net",), lto="fat")
     audit = audit_line(line, lib_names=LIBS, workspace_crates=WORKSPACE)
     (conflict,) = audit.conflicts
-    assert "fat-LTO archives (ext-net)" in conflict and "rust_eh_personality" in conflict
+    assert "the fat-LTO archive of ext-net links beside other Rust archives" in conflict
+    assert "rust_eh_personality" in conflict and "seal = true" in conflict
 
 
 def test_two_builds_of_the_runtime_are_an_error_before_the_link(tmp_path: Path, line: list[StoreEntry]) -> None:

@@ -153,6 +153,11 @@ def test_record_says_whether_the_requested_lto_was_applied(tmp_path: Path) -> No
     fresh = CargoOutput(archives=output.archives, native_libs=output.native_libs)
     again = install_archives(unit, fresh, 1.0, previous=by_crate)
     assert [(r.lto_passed, r.lto_observed, r.lto_applied) for r in again] == [(None, True, False), ("thin", True, True)]
+    # With no record (the output directory removed), the evidence kept beside cargo's archive tells.
+    kept = install_archives(unit, fresh, 1.0)
+    assert [(r.lto_passed, r.lto_observed, r.lto_applied) for r in kept] == [(None, True, False), ("thin", True, True)]
+    for artifact in output.archives.values():  # archives rustc did not make, as far as buildlib saw
+        artifact.write_bytes(b"!<arch>\nsomething else")
     unseen = install_archives(unit, fresh, 1.0)
     assert [(r.lto_observed, r.lto_applied) for r in unseen] == [(False, False), (False, False)]
 

@@ -9,7 +9,7 @@ import pytest
 
 from buildlib.cli import main
 
-from .conftest import compile_c, make_ar, record
+from .conftest import FIXTURES, compile_c, make_ar, record
 
 
 @pytest.fixture
@@ -262,9 +262,68 @@ def test_link_line_before_anything_was_verified_says_what_to_run_first(
         '[tool.buildlib]\nworkspace = "ws"\ndefault-class = "c"\n'
         '[tool.buildlib.classes.c]\nlto = "off"\n[tool.buildlib.host]\nsources = ["m.c"]\nprogram = "p"\n'
     )
+    (tmp_path / "m.c").write_text("int main(void) { return 0; }\n")
     assert main(["link-line", "--project", str(tmp_path / "pyproject.toml")]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     first, hint = captured.err.splitlines()
     assert first == f"error: {tmp_path / 'pyproject.toml'}: not verified yet: ext-w; the link line needs every archive"
     assert hint == "hint: run doit link first (it builds and verifies them)"
+    # --project takes the directory too; with --json the error is also JSON on stdout.
+    assert main(["link-line", "--project", str(tmp_path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "ok": False,
+        "error": f"{tmp_path / 'pyproject.toml'}: not verified yet: ext-w; the link line needs every archive",
+        "hint": "run doit link first (it builds and verifies them)",
+    }
+    assert captured.err.splitlines()[0] == first
+
+
+@pytest.mark.parametrize("fixture", ["macho-arm64.a", "elf-x86_64.a", "thin.a", "elf-x86_64.o"])
+def test_snapshot_lists_c_names_of_every_format(fixture: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exports", "snapshot", str(FIXTURES / fixture)]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["js_caller", "js_common", "js_hidden", "js_ok", "js_weak"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "pattern", "expected"),
+    [
+        ("elf-noindex.a", "*", "the archive has no symbol index, so a linker takes no export from it"),
+        ("elf-x86_64.a", "rs_*", "no linkable export matches 'rs_*'; an empty baseline would check nothing"),
+    ],
+    ids=["no-index", "nothing-matches"],
+)
+def test_snapshot_never_writes_an_empty_baseline(
+    fixture: str, pattern: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["exports", "snapshot", str(FIXTURES / fixture), "--pattern", pattern]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[0] == f"error: {FIXTURES / fixture}: {expected}"
+
+
+def test_verifying_an_elf_archive_never_imports_lief() -> None:
+    """F8: LIEF's import costs about 0.6 s; ELF symbol tables are read with struct."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "buildlib",
+            "verify",
+            str(FIXTURES / "elf-x86_64.a"),
+            "--expect",
+            "js_ok",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "buildlib.verify" in imported
+    assert not any(name == "lief" or name.startswith("lief.") for name in imported)

@@ -14,9 +14,8 @@ import pytest
 from buildlib.archive import read_archive
 from buildlib.verify import verify_archive
 
-from .conftest import require
+from .conftest import FIXTURES, require
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAMES = ["js_ok", "js_hidden", "js_local", "js_undef", "js_absent", "js_weak", "js_common"]
 
 

@@ -47,25 +47,38 @@ def test_all_off_is_fine(tmp_path: Path) -> None:
 
 def test_fat_with_other_archives_is_an_error_naming_them(tmp_path: Path) -> None:
     plan = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "fat", "crates": ["ext-a", "ext-b"]}})
-    with pytest.raises(ConfigError, match=r"fat-LTO archives \(ext-a, ext-b\).*rust_eh_personality") as caught:
+    with pytest.raises(ConfigError, match=r"the fat-LTO archive of ext-a links beside .* only when sealed") as caught:
         check_plan(plan)
     assert caught.value.key == "tool.buildlib.classes.hot.lto"
-    assert "thin" in (caught.value.hint or "")
+    assert "rust_eh_personality" in str(caught.value) and "seal = true" in (caught.value.hint or "")
 
 
-def test_two_thin_archives_are_an_error(tmp_path: Path) -> None:
-    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "thin", "crates": ["ext-a", "ext-b"]}})
-    with pytest.raises(ConfigError, match=r"2 thin-LTO archives \(ext-a, ext-b\)"):
+@pytest.mark.parametrize("hot_first", [True, False], ids=["thin-first", "thin-last"])
+def test_a_thin_archive_beside_others_is_refused_in_any_position_unless_sealed(tmp_path: Path, hot_first: bool) -> None:
+    # Measured (docs/lto.md): one thin archive last happens to link on the small fixtures, and
+    # fails with flate2: the guard cannot see a crate's contents before it is built.
+    classes: list[tuple[str, dict[str, object]]] = [
+        ("hot", {"lto": "thin", "crates": ["ext-a"]}),
+        ("a", {"lto": "off"}),
+    ]
+    plan = plan_with(tmp_path, dict(classes if hot_first else classes[::-1]))
+    with pytest.raises(ConfigError, match="the thin-LTO archive of ext-a links beside other Rust archives"):
         check_plan(plan)
+    sealed = [(name, {**table, "seal": True} if name == "hot" else table) for name, table in classes]
+    assert check_plan(plan_with(tmp_path, dict(sealed if hot_first else sealed[::-1]))) == []
 
 
-def test_one_thin_archive_must_be_last(tmp_path: Path) -> None:
-    first = plan_with(tmp_path, {"hot": {"lto": "thin", "crates": ["ext-a"]}, "a": {"lto": "off"}})
-    with pytest.raises(ConfigError, match="links only when it is last"):
-        check_plan(first)
-    last = plan_with(tmp_path, {"a": {"lto": "off"}, "hot": {"lto": "thin", "crates": ["ext-a"]}})
-    assert [r.crate.name for r in last.routes][-1] == "ext-a"
-    assert check_plan(last) == []
+def test_lto_alone_or_in_one_bundle_needs_no_seal(tmp_path: Path) -> None:
+    alone = plan_with(tmp_path, {"hot": {"lto": "fat", "method": "bundle", "crates": ["ext-a", "ext-b", "ext-e"]}})
+    assert len(alone.staticlibs) == 1 and check_plan(alone) == []
+
+
+def test_sealing_an_archive_that_shares_a_runtime_is_refused(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "rt": {"lto": "thin", "crates": ["ext-c", "ext-d"], "seal": True}})
+    with pytest.raises(ConfigError, match=r"the archives of ext-c and ext-d both carry rt: sealed") as caught:
+        check_plan(plan)
+    assert caught.value.key == "tool.buildlib.classes.rt.seal"
+    assert 'method = "bundle"' in (caught.value.hint or "")
 
 
 def test_lto_that_cargo_will_ignore_is_a_warning_that_says_why(tmp_path: Path) -> None:
@@ -109,3 +122,23 @@ def test_an_ext_crate_on_another_ext_crate_is_refused_before_building_unless_bun
     with pytest.raises(ConfigError, match="ext crate 'ext-top' depends on ext crate 'ext-base'") as caught:
         check_plan(plan)
     assert 'method = "bundle"' in (caught.value.hint or "") and "rlib-only" in (caught.value.hint or "")
+
+
+def test_a_class_no_crate_is_routed_to_is_a_warning(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"a": {"lto": "off"}, "empty": {"lto": "off", "crates": []}})
+    assert check_plan(plan) == [
+        "tool.buildlib.classes.empty: no crate is routed to this class, so it builds nothing; list crates in its "
+        "crates or depends-on, or remove it"
+    ]
+
+
+def test_a_crate_whose_folder_is_not_a_workspace_member_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "ws" / "ext-new"
+    folder.mkdir(parents=True)
+    (folder / "Cargo.toml").write_text('[package]\nname = "ext-new"\nversion = "0.1.0"\n')
+    with pytest.raises(ConfigError) as caught:
+        plan_with(tmp_path, {"a": {"lto": "off", "crates": ["ext-new"]}})
+    assert str(caught.value).endswith(
+        f"tool.buildlib.classes.a.crates[0]: crate 'ext-new' ({folder / 'Cargo.toml'}) is not a workspace member"
+    )
+    assert caught.value.hint == f'add "ext-new" to [workspace] members in {tmp_path / "ws" / "Cargo.toml"}'

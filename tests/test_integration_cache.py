@@ -231,6 +231,7 @@ _SCRATCH = {
     "dep/build.rs": 'fn main() {\n    println!("cargo:rustc-link-lib=dylib=z");\n'
     '    println!("cargo:rustc-link-lib=static:-bundle=unbundled");\n}\n',
     "dep/src/lib.rs": "pub fn d() -> u32 { 1 }\n",
+    "main.c": "int main(void) { return 0; }\n",  # never linked here: the test builds only
     "pyproject.toml": '[tool.buildlib]\nworkspace = "."\n[tool.buildlib.classes.routed]\nlto = "off"\n'
     'crates = ["top"]\n[tool.buildlib.classes.pair]\nlto = "off"\nmethod = "together"\n'
     'crates = ["pair-a", "pair-b"]\n[tool.buildlib.host]\nsources = ["main.c"]\nprogram = "p"\n',

@@ -30,11 +30,17 @@ lto = "thin"
 method = "staticlib"
 crates = ["ext-hash"]
 rustflags = {hot_flags}
+seal = {hot_seal}
 """
 
 
 def configure(
-    project: Project, *, together_lto: str = "thin", together_method: str = "together", hot_flags: str = "[]"
+    project: Project,
+    *,
+    together_lto: str = "thin",
+    together_method: str = "together",
+    hot_flags: str = "[]",
+    hot_seal: str = "true",
 ) -> None:
     pyproject = project.root / "pyproject.toml"
     text = pyproject.read_text()
@@ -42,7 +48,9 @@ def configure(
     tail = text[text.index("[tool.buildlib.host]") :]
     pyproject.write_text(
         head
-        + CLASSES.format(together_lto=together_lto, together_method=together_method, hot_flags=hot_flags)
+        + CLASSES.format(
+            together_lto=together_lto, together_method=together_method, hot_flags=hot_flags, hot_seal=hot_seal
+        )
         + "\n"
         + tail
     )
@@ -120,16 +128,15 @@ def test_a_bitcode_only_class_is_stopped_at_verify(project: Project) -> None:
     assert project.run_program().returncode == 0
 
 
-def test_guard_rail_stops_two_thin_archives_before_any_build(project: Project) -> None:
-    pyproject = project.root / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text()
-        .replace('crates = ["ext-hash"]', 'crates = ["ext-hash", "ext-zlib"]')
-        .replace('crates = ["ext-zlib", "ext-events"]', 'crates = ["ext-events"]')
-    )
+def test_guard_rail_stops_an_unsealed_thin_archive_before_any_build(project: Project) -> None:
+    configure(project, together_lto="off", hot_seal="false")
     result = project.doit("link")
     assert result.returncode == 2
-    assert "tool.buildlib.classes.hot.lto: 2 thin-LTO archives (ext-hash, ext-zlib)" in result.stderr
+    assert (
+        "tool.buildlib.classes.hot.lto: the thin-LTO archive of ext-hash links beside other Rust archives "
+        "(ext-zlib, ext-events, ext-net and 1 more) only when sealed"
+    ) in result.stderr
+    assert "hint: add seal = true to its class" in result.stderr
     assert [c for c in project.calls if not c.startswith(("metadata", "-vV"))] == []
 
 

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.config import parse_config
-from buildlib.errors import LinkError
+from buildlib.config import HostConfig, parse_config
+from buildlib.errors import ConfigError, LinkError
 from buildlib.link import (
+    check_host,
     explain_duplicates,
     link_command,
     merge_native_libs,
@@ -158,3 +159,25 @@ def test_a_real_duplicate_definition_fails_the_link_with_its_cause(tmp_path: Pat
     with pytest.raises(LinkError) as caught:
         run_link(plan, entries)
     assert "  1 symbols defined twice, by ext-a and ext-b (e.g. dup)" in str(caught.value)
+
+
+def test_the_host_is_checked_when_the_project_loads(tmp_path: Path) -> None:
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    (tmp_path / "bin").mkdir()
+    cc = tmp_path / "bin" / "mycc"
+    cc.write_text("#!/bin/sh\n")
+    cc.chmod(0o755)
+    path = {"PATH": str(tmp_path / "bin")}
+
+    def host(sources: list[str], cc: str) -> HostConfig:
+        data = {**config_data(), "host": {"sources": sources, "program": "app", "cc": cc}}
+        return parse_config(data, file=tmp_path / "pyproject.toml").host
+
+    check_host(host(["main.c"], "mycc"), file="pyproject.toml", environ=path)
+    with pytest.raises(ConfigError) as caught:
+        check_host(host(["main.c", "mian.c"], "mycc"), file="pyproject.toml", environ=path)
+    assert str(caught.value) == f"pyproject.toml: tool.buildlib.host.sources[1]: {tmp_path / 'mian.c'}: no such file"
+    assert caught.value.hint == "did you mean 'main.c'?"
+    with pytest.raises(ConfigError) as caught:
+        check_host(host(["main.c"], "clangxx"), file="pyproject.toml", environ=path)
+    assert str(caught.value) == "pyproject.toml: tool.buildlib.host.cc: 'clangxx' is not a program on PATH"

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from buildlib.archive import read_archive
 from buildlib.errors import ArchiveError
-from buildlib.objfile import Binding, Symbol, Visibility, detect_format, read_symbols, symbol_prefix
+from buildlib.objfile import (
+    Binding,
+    Symbol,
+    Visibility,
+    _elf_symbols,
+    detect_format,
+    elf_symbols,
+    load_lief,
+    read_symbols,
+    symbol_prefix,
+)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from .conftest import FIXTURES, require
 
 # (fixture, format, visibility of js_hidden, the prefix the format puts before C names)
 OBJECTS: list[tuple[str, str, Visibility, str]] = [
@@ -180,3 +191,24 @@ def test_a_name_that_is_not_utf8_spoils_only_itself(name: str) -> None:
     assert objects.named("js_ok")
     assert objects.named("js_c\ufffdller")
     assert not objects.named("js_caller")
+
+
+def test_the_struct_elf_reader_agrees_with_lief_on_every_member_of_a_rust_staticlib(tmp_path: Path) -> None:
+    """Verifying an ELF archive reads symbols with struct, never importing LIEF (F8); LIEF reads
+    the other formats. Both must see the same symbols, member by member, on a real std."""
+    source = tmp_path / "lib.rs"
+    source.write_text('#[no_mangle]\npub extern "C" fn js_struct_reader() -> u32 { 42 }\n')
+    archive = tmp_path / "libx.a"
+    rustc = require("rustc")
+    subprocess.run([rustc, "--crate-type", "staticlib", "-O", str(source), "-o", str(archive)], check=True)
+    opened = read_archive(archive)
+    members = [m for m in opened.members if detect_format(opened.member_head(m)) == "elf"]
+    assert len(members) > 20
+    objects = [(m.name, opened.member_data(m)) for m in members]
+    objects += [(name, fixture(name)) for name in ("elf-x86_64.o", "elf-embedded.o")]
+    for name, data in objects:
+        native = elf_symbols(data)
+        assert native is not None, name
+        from_lief = _elf_symbols(load_lief().ELF.parse(data), data)
+        assert sorted(native[0], key=repr) == sorted(from_lief[0], key=repr), name
+        assert native[1] == from_lief[1], name

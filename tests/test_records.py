@@ -18,7 +18,9 @@ from buildlib.records import (
     Layout,
     LinkSymbols,
     VerifyReport,
+    read_lto_evidence,
     read_report,
+    write_lto_evidence,
     write_report,
 )
 from buildlib.status import project_status, status_table
@@ -141,3 +143,19 @@ def test_the_layout_of_the_output_directory(tmp_path: Path) -> None:
         tmp_path / "link-audit.json",
         tmp_path / ".buildlib" / "lock",
     )
+
+
+def test_lto_evidence_holds_only_for_the_archive_it_was_written_for(tmp_path: Path) -> None:
+    artifact = tmp_path / "libext_hash.a"
+    artifact.write_bytes(b"!<arch>\nfirst")
+    assert read_lto_evidence(artifact) == (False, None)
+    write_lto_evidence(artifact, "thin")
+    assert read_lto_evidence(artifact) == (True, "thin")
+    write_lto_evidence(artifact, None)
+    assert read_lto_evidence(artifact) == (True, None), "no -C lto is evidence too"
+    artifact.write_bytes(b"!<arch>\nanother build")
+    assert read_lto_evidence(artifact) == (False, None)
+    write_lto_evidence(artifact, "fat")
+    evidence = next(tmp_path.glob(".*.buildlib-lto.json"))
+    evidence.write_text('{"format": 1, "archive": [')
+    assert read_lto_evidence(artifact) == (False, None), "damaged evidence is no evidence"

@@ -1,6 +1,6 @@
 """An outer release pipeline around a buildlib project:
 
-    build -> verify -> link   (buildlib's tasks, under the prefix "app")
+    build -> verify -> link   (buildlib's tasks, the same as the root dodo.py's)
     -> package                 a tarball of the program and every verified archive, with SHA256SUMS
     -> smoke                   unpack it elsewhere, check the sums, run the packaged program
 
@@ -22,9 +22,14 @@ DIST = HERE / "dist"
 TARBALL = DIST / "host-release.tar.gz"
 
 # One import, one call: the whole build/verify/link graph of the project at the repository root.
-APP = buildlib.Project.for_dodo(HERE.parent.parent / "pyproject.toml", prefix="app")
+# No prefix, and the project's own doit configuration (its state database under the output
+# directory, its reporter): one state per output directory, so this pipeline right after a root
+# `doit link` builds nothing again, and the next root `doit link` neither. A prefix names the
+# tasks differently, and doit keeps state by task name: use one for a second project in a graph,
+# not for the same project seen from two dodo files.
+APP = buildlib.Project.for_dodo(HERE.parent.parent / "pyproject.toml")
 
-DOIT_CONFIG = {"default_tasks": ["smoke"], "dep_file": str(DIST / ".doit.db"), "backend": "sqlite3"}
+DOIT_CONFIG = {**APP.doit_config(), "default_tasks": ["smoke"]}
 DIST.mkdir(exist_ok=True)
 
 
