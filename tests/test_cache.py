@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from buildlib.cache import (
     parse_stats,
     require_sccache,
     scripts_directories,
+    server_answers,
     server_stats,
 )
 from buildlib.errors import BuildError, ConfigError, user_message
@@ -151,3 +153,12 @@ def test_stats_minus_is_what_was_added() -> None:
     before = CacheStats(tool="sccache", hits=2, misses=1, not_cached={"-": 1})
     after = CacheStats(tool="sccache", hits=5, misses=1, not_cached={"-": 1, "crate-type": 2}, errors=1)
     assert after.minus(before) == CacheStats(tool="sccache", hits=3, misses=0, not_cached={"crate-type": 2}, errors=1)
+
+
+def test_a_listening_server_is_used_as_it_is() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+        assert server_answers({"SCCACHE_SERVER_PORT": port})
+    assert not server_answers({"SCCACHE_SERVER_PORT": port})

@@ -73,10 +73,8 @@ def _wait_ready(process: subprocess.Popen[bytes]) -> bool:
     return False
 
 
-@pytest.fixture(scope="session")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    """One redis-server of this test session: loopback only, its own directory, nothing saved."""
-    directory = tmp_path_factory.mktemp("redis")
+def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], Redis]:
+    """A redis-server of the tests' own: loopback only, its own directory, nothing saved."""
     for _ in range(3):
         port = free_port()
         options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
@@ -87,18 +85,26 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
             stderr=subprocess.STDOUT,
         )
         if _wait_ready(process) and Redis(port).cli("ping") == "PONG":
-            break
-        process.kill()  # most likely the port was taken in between: another one
-        process.wait()
-    else:
-        pytest.fail("redis-server did not start on a free port of 127.0.0.1 in 3 tries")
+            return process, Redis(port)
+        stop_redis(process)  # most likely the port was taken in between: another one
+    pytest.fail("redis-server did not start on a free port of 127.0.0.1 in 3 tries")
+
+
+def stop_redis(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(30)
+    assert process.stdout is not None
+    process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """One redis-server of this test session."""
+    process, server = start_redis(tmp_path_factory.mktemp("redis"))
     try:
-        yield Redis(port)
+        yield server
     finally:
-        process.terminate()
-        process.wait(30)
-        assert process.stdout is not None
-        process.stdout.close()
+        stop_redis(process)
 
 
 @dataclass
@@ -299,3 +305,36 @@ def test_native_static_libs_with_the_cache_equal_what_rustc_prints(
         assert found[False]["top"] == ["-lz", "-lunbundled", *std, "-lbz2"]
         assert found[False]["pair-a"] == ["-lz", "-lunbundled", *std, "-llzma"]
         assert found[False]["pair-b"] == ["-lz", "-lunbundled", *std, "-l:libvv.so.1"]
+
+
+@pytest.mark.slow  # sccache waits on the gone Redis for each compile: about a minute
+def test_redis_going_away_mid_project_still_builds_right_and_the_record_says_so(tmp_path: Path) -> None:
+    """sccache falls back to compiling when its Redis is gone: the build must still be right, and
+    the record and the build line must say the cache failed (never a silent switch to no cache)."""
+    (tmp_path / "source").mkdir()
+    project = cached_source(copy_project(tmp_path / "source"))
+    (tmp_path / "redis").mkdir()
+    process, redis = start_redis(tmp_path / "redis")
+    env = {**project.env, "SCCACHE_REDIS_ENDPOINT": redis.endpoint, "SCCACHE_DIR": str(tmp_path / "local")}
+    try:
+        with Server(env, tmp_path / "sccache.log") as server:
+            project.env = server.env
+            first = project.doit("link")
+            assert first.returncode == 0, first.stdout + first.stderr
+            stop_redis(process)  # Redis goes away between two builds of one working session
+            source = project.workspace / "ext-zlib" / "src" / "lib.rs"
+            source.write_text(source.read_text() + "\n// edited while Redis is gone\n")
+            second = project.doit("link")
+    finally:
+        if process.poll() is None:
+            stop_redis(process)
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output
+    assert executed(second) >= {"build:ext-zlib", "verify:ext-zlib", "link"}
+    run = project.run_program()
+    assert run.returncode == 0 and run.stdout.rstrip().endswith("all checks passed"), run.stdout
+    record = json.loads((project.root / "build" / "archives" / "routed" / "ext-zlib.build.json").read_text())
+    assert record["cache"]["tool"] == "sccache" and record["cache"]["hits"] == 0, record["cache"]
+    assert record["cache"]["errors"] > 0, record["cache"]
+    assert "cache error" in output
+    assert "Traceback" not in output
