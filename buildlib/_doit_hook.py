@@ -19,14 +19,6 @@ from types import TracebackType
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
 
-# The line the .pth file holds: one line, as site.py runs it; a broken install stays silent.
-PTH_NAME = "buildlib-doit.pth"
-PTH_LINE = (
-    "import sys; exec(\"if 'doit' in sys.argv[0].replace(chr(92), '/').rsplit('/', 1)[-1] or sys.argv[:1] == ['-m']:"
-    '\\n try:\\n  import buildlib._doit_hook as h; h.install()\\n except Exception:\\n  pass")\n'
-)
-
-
 def install() -> None:
     """Put the hook in front of ``sys.excepthook`` (once)."""
     if not getattr(sys.excepthook, "_buildlib", False):

@@ -12,7 +12,13 @@ from pathlib import Path
 
 from setuptools.command.build_py import build_py as _build_py
 
-from ._doit_hook import PTH_LINE, PTH_NAME
+# setuptools loads this file on its own, before buildlib is importable: it imports nothing of buildlib.
+# The line the .pth file holds: one line, as site.py runs it, only for doit; a broken install stays silent.
+PTH_NAME = "buildlib-doit.pth"
+PTH_LINE = (
+    "import sys; exec(\"if 'doit' in sys.argv[0].replace(chr(92), '/').rsplit('/', 1)[-1] or sys.argv[:1] == ['-m']:"
+    '\\n try:\\n  import buildlib._doit_hook as h; h.install()\\n except Exception:\\n  pass")\n'
+)
 
 
 class build_py(_build_py):  # type: ignore[misc]  # setuptools has no type hints here; the command keeps its name

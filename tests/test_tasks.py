@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from buildlib import ConfigError, Project
-from buildlib._doit_hook import PTH_LINE, PTH_NAME
+from buildlib._packaging import PTH_LINE, PTH_NAME
 from buildlib._toml import tomllib
 
 from .conftest import PROJECT
