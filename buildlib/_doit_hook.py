@@ -19,6 +19,7 @@ from types import TracebackType
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
 
+
 def install() -> None:
     """Put the hook in front of ``sys.excepthook`` (once)."""
     if not getattr(sys.excepthook, "_buildlib", False):

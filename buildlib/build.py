@@ -8,6 +8,7 @@ build record, so a later failed build can never damage it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -326,13 +327,16 @@ def install_archives(
         observed = lib_name in output.lto_passed
         passed = output.lto_passed.get(lib_name)
         before = (previous or {}).get(staticlib.name)
-        if (
-            not observed
-            and before is not None
+        same_call = (
+            before is not None
             and before.command == unit.command
             and before.env == dict(unit.env)
             and before.toolchain == unit.toolchain
-        ):
+        )
+        if same_call and before is not None and _kept(before, artifact, staticlib.built, native_libs[lib_name]):
+            records.append(before)  # cargo found it fresh and nobody touched the copy: leave both be
+            continue
+        if not observed and same_call and before is not None:
             observed, passed = before.lto_observed, before.lto_passed
         elif observed:
             write_lto_evidence(artifact, passed)
@@ -361,11 +365,31 @@ def install_archives(
             seconds=round(seconds, 3),
             native_static_libs_source="rustc" if printed else "probe",
             cache=cache,
+            artifact_identity=(artifact.stat().st_size, artifact.stat().st_mtime_ns),
         )
         _fs.copy_atomic(artifact, staticlib.built)
+        record = dataclasses.replace(record, built_identity=_identity(staticlib.built))
         _fs.write_atomic(staticlib.record, record.to_json())
         records.append(record)
     return records
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def _kept(before: BuildRecord, artifact: Path, built: Path, native_libs: tuple[str, ...]) -> bool:
+    """Whether the last copy and record still stand: cargo left ``artifact`` as it was, nobody touched ``built``."""
+    try:
+        return (
+            before.artifact == str(artifact)
+            and _identity(artifact)[:2] == before.artifact_identity
+            and _identity(built) == before.built_identity
+            and before.native_static_libs == native_libs
+        )
+    except OSError:
+        return False
 
 
 def _sources(artifact: Path, cargo_root: Path) -> tuple[str, ...]:

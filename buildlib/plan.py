@@ -127,6 +127,13 @@ class Plan:
         raise KeyError(crate)
 
 
+def one_call(routing_class: ClassConfig, members: tuple[Staticlib, ...]) -> bool:
+    """Whether a ``staticlib`` class's crates build in one ``cargo build -p a -p b …``, on every core
+    at once: with LTO off cargo passes ``-C lto=off -C embed-bitcode=no`` there as to ``cargo rustc
+    --crate-type staticlib`` (measured, cargo 1.95). Thin and fat need ``cargo rustc`` (F1, F2)."""
+    return routing_class.method == "staticlib" and routing_class.lto == "off" and len(members) > 1
+
+
 def profile_name(routing_class: ClassConfig) -> str:
     """The custom cargo profile of a class: classes never share an output directory (F5)."""
     return f"buildlib-{routing_class.name}"
@@ -155,7 +162,7 @@ def make_plan(
         members = tuple(s for s in staticlibs if s.routing_class is routing_class)
         if not members:
             continue
-        if routing_class.method in ("together", "bundle"):
+        if routing_class.method in ("together", "bundle") or one_call(routing_class, members):
             units.append(_unit(config, workspace, toolchain, environ, profiles or {}, sccache, routing_class, members))
         else:
             units.extend(
@@ -300,7 +307,8 @@ def cargo_command(
     and the variables to set (None: remove) in its environment.
 
     ``staticlib`` builds one crate with ``cargo rustc --crate-type staticlib`` so
-    that cargo really passes ``-C lto`` (F1, F2); ``together`` builds every crate
+    that cargo really passes ``-C lto`` (F1, F2), or with LTO off every crate of the
+    class in one ``cargo build`` (``one_call``); ``together`` builds every crate
     of the class in one ``cargo build`` so they share one build of their common
     dependencies. ``--print=native-static-libs`` makes rustc report the system
     libraries each archive needs (F6), unless ``RUSTC_WRAPPER`` runs rustc through
@@ -325,7 +333,7 @@ def cargo_command(
 
     command = [config.cargo]
     manifest = workspace.root / "Cargo.toml"
-    if routing_class.method == "staticlib":
+    if routing_class.method == "staticlib" and len(crates) == 1:
         (crate,) = crates
         command += ["rustc", "-p", crate.name, "--lib", "--crate-type", "staticlib"]
     elif routing_class.method == "bundle":
@@ -354,7 +362,7 @@ def _unit(
     staticlibs: tuple[Staticlib, ...],
 ) -> BuildUnit:
     crates = tuple(crate for staticlib in staticlibs for crate in staticlib.crates)
-    name = staticlibs[0].name if routing_class.method == "staticlib" else routing_class.name
+    name = staticlibs[0].name if len(crates) == 1 and routing_class.method == "staticlib" else routing_class.name
     command, env = cargo_command(config, workspace, routing_class, crates, environ, sccache)
     spec = None
     if routing_class.method == "bundle":

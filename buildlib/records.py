@@ -18,7 +18,7 @@ from . import _fs
 from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
-RECORD_FORMAT = 5
+RECORD_FORMAT = 6
 REPORT_FORMAT = "6"
 
 
@@ -155,6 +155,10 @@ class BuildRecord:
     native_static_libs_source: str = "rustc"
     # What the compile cache did for the cargo call (every staticlib of the call has the same), or None.
     cache: CacheStats | None = None
+    # (size, mtime_ns) of cargo's artifact when it was copied, and (size, mtime_ns, inode) of the copy:
+    # while both still hold, a later cargo call that found the unit fresh leaves copy and record be.
+    artifact_identity: tuple[int, int] = (0, 0)
+    built_identity: tuple[int, int, int] = (0, 0, 0)
     format: int = RECORD_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +179,9 @@ class BuildRecord:
             data[key] = tuple(data[key])
         data["features"] = {crate: tuple(features) for crate, features in data["features"].items()}
         data["cache"] = CacheStats.from_dict(data["cache"]) if data.get("cache") is not None else None
+        size, mtime = (int(n) for n in data["artifact_identity"])
+        built_size, built_mtime, inode = (int(n) for n in data["built_identity"])
+        data["artifact_identity"], data["built_identity"] = (size, mtime), (built_size, built_mtime, inode)
         return cls(**data)
 
     @classmethod

@@ -330,7 +330,7 @@ def test_redis_going_away_mid_project_still_builds_right_and_the_record_says_so(
             stop_redis(process)
     output = second.stdout + second.stderr
     assert second.returncode == 0, output
-    assert executed(second) >= {"build:ext-zlib", "verify:ext-zlib", "link"}
+    assert executed(second) >= {"build:routed", "verify:ext-zlib", "link"}
     run = project.run_program()
     assert run.returncode == 0 and run.stdout.rstrip().endswith("all checks passed"), run.stdout
     record = json.loads((project.root / "build" / "archives" / "routed" / "ext-zlib.build.json").read_text())

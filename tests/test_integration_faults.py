@@ -107,7 +107,7 @@ def test_a_crate_that_does_not_compile_keeps_every_last_good_archive(project: Pr
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "--- ext-zlib ---" in output and "error[E0308]: mismatched types" in output
-    assert "build:ext-zlib: cargo failed with exit code 101; the previous archives are kept" in output
+    assert "build:routed: cargo failed with exit code 101; the previous archives are kept" in output
     assert "Traceback" not in output and "link" not in executed(result)
     assert store_state(project) == before and other.stat().st_mtime_ns == other_mtime
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,18 +28,31 @@ def test_routes_follow_class_order_then_list_order_then_default_members(tmp_path
     assert "rt" not in {r.crate.name for r in plan.routes}
 
 
-def test_staticlib_class_has_one_unit_per_crate_and_together_one_per_class(tmp_path: Path) -> None:
+def test_an_lto_off_staticlib_class_is_one_cargo_build_and_thin_one_call_per_crate(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
     assert [(u.name, [c.name for c in u.crates]) for u in plan.units] == [
+        ("routed", ["ext-b", "ext-a", "ext-e"]),
+        ("shared", ["ext-c", "ext-d"]),
+    ]
+    (routed, _) = plan.units
+    assert routed.command[:3] == ("cargo", "build", "--lib")
+    assert [routed.command[i + 1] for i, arg in enumerate(routed.command) if arg == "-p"] == ["ext-b", "ext-a", "ext-e"]
+    thin = plan_for(tmp_path, classes=thin_routed())
+    assert [(u.name, [c.name for c in u.crates]) for u in thin.units][:3] == [
         ("ext-b", ["ext-b"]),
         ("ext-a", ["ext-a"]),
         ("ext-e", ["ext-e"]),
-        ("shared", ["ext-c", "ext-d"]),
     ]
 
 
+def thin_routed() -> dict[str, Any]:
+    classes: dict[str, Any] = config_data()["classes"]
+    classes["routed"] = {**classes["routed"], "lto": "thin"}
+    return classes
+
+
 def test_staticlib_command_makes_cargo_apply_the_class_lto(tmp_path: Path) -> None:
-    plan = plan_for(tmp_path)
+    plan = plan_for(tmp_path, classes=thin_routed())
     command = plan.units[0].command
     assert command[:7] == ("cargo", "rustc", "-p", "ext-b", "--lib", "--crate-type", "staticlib")
     profile = profile_name(plan.units[0].routing_class)
@@ -46,7 +60,7 @@ def test_staticlib_command_makes_cargo_apply_the_class_lto(tmp_path: Path) -> No
     text = " ".join(command)
     assert f"--profile {profile}" in text
     assert f'--config profile.{profile}.inherits="release"' in text
-    assert f'--config profile.{profile}.lto="off"' in text
+    assert f'--config profile.{profile}.lto="thin"' in text
     assert '--config build.rustflags=["--print=native-static-libs"]' in text
     assert "--message-format json" in text
     assert f"--manifest-path {tmp_path / 'ws' / 'Cargo.toml'}" in text
@@ -100,6 +114,7 @@ def test_class_listing_a_wrong_crate_names_the_entry(tmp_path: Path, crates: lis
 
 def test_a_class_named_like_a_crate_collides_with_its_build_task(tmp_path: Path) -> None:
     data = config_data()
+    data["classes"]["routed"]["lto"] = "thin"  # one unit per crate, named after it
     data["classes"]["ext-e"] = {"lto": "off", "method": "together", "crates": ["ext-c"]}
     data["classes"]["shared"]["crates"] = ["ext-d"]
     config = parse_config(data, file=tmp_path / "pyproject.toml")

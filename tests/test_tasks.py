@@ -28,7 +28,14 @@ def test_project_from_a_dict_yields_prefixed_tasks(tmp_path: Path) -> None:
     project = Project.load(table(tmp_path), root=PROJECT, prefix="rt")
     tasks = list(project.create_doit_tasks())
     names = {f"{t['basename']}:{t['name']}" if t.get("name") else t["basename"] for t in tasks}
-    assert {"rt.build:ext-zlib", "rt.build:together", "rt.verify:ext-net", "rt.link", "rt.exec"} <= names
+    assert {
+        "rt.build:routed",
+        "rt.build:ext-hash",
+        "rt.build:together",
+        "rt.verify:ext-net",
+        "rt.link",
+        "rt.exec",
+    } <= names
     assert project.task("link") == "rt.link"
     assert project.crates == ["ext-zlib", "ext-events", "ext-net", "ext-timers", "ext-hash"]
     assert project.program == tmp_path / "out" / "bin" / "host"
