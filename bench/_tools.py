@@ -26,7 +26,8 @@ TOOL_HINTS = {
 # Variables that would let one copy reuse another's compiled output and make a cold build warm
 # (a compile cache is turned on by the scenario that measures it, never by the caller's environment).
 _SHARING_VARIABLES = ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER")
-_BUILT = re.compile(r"built in ([0-9.]+)s")
+# "build:routed: ext-0 built in 9.9s": every crate of one cargo call names that call's time.
+_BUILT = re.compile(r"^(\S+): \S+ built in ([0-9.]+)s", re.MULTILINE)
 _VERIFIED = re.compile(r"exports? ok in ([0-9.]+)s")
 STARTED = time.perf_counter()
 
@@ -135,9 +136,14 @@ def seconds_in(output: str, pattern: re.Pattern[str]) -> float:
     return sum(float(found) for found in pattern.findall(output))
 
 
+def build_seconds(output: str) -> float:
+    """The time of each cargo call once, however many crates it built."""
+    return sum({label: float(seconds) for label, seconds in _BUILT.findall(output)}.values())
+
+
 def step_breakdown(output: str, total: float) -> str:
     """Where a doit run's time went, from the lines the build and verify steps print."""
-    cargo, verify = seconds_in(output, _BUILT), seconds_in(output, _VERIFIED)
+    cargo, verify = build_seconds(output), seconds_in(output, _VERIFIED)
     rest = total - cargo - verify
     return (
         f"doit link {total:.2f}s = cargo (build steps) {cargo:.2f}s + verify and promote {verify:.2f}s"

@@ -26,6 +26,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -156,9 +157,12 @@ def cold_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> tuple[
     return ours, Figure(name="cold link", n=n, ours=ours_s, baseline=base_s, goal=1.0, limit=limit)
 
 
+_PROGRESS_LINE = re.compile(r"^\[\d+/\d+\] (\S+?)(?: \(.*\))?…$")
+
+
 def executed_tasks(output: str) -> list[str]:
-    """Tasks doit ran (". name"); skipped ones print "-- name"."""
-    return [line[3:].strip() for line in output.splitlines() if line.startswith(".  ")]
+    """Tasks doit ran, from buildlib's progress lines ("[3/10] build:ext-hash (thin LTO)…")."""
+    return [found.group(1) for found in map(_PROGRESS_LINE.match, output.splitlines()) if found]
 
 
 def link_after_cold(ours: Layout, n: int, tools: Tools) -> Figure:

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
@@ -39,6 +40,7 @@ def build_step(
     root, label = plan.workspace.root, names.build(unit.name)
     detail.write(f"{label}: {shlex.join(unit.command)}\n")
     detail.flush()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     records = run_unit(
         unit,
         label=label,
@@ -46,9 +48,14 @@ def build_step(
         workspace_files=[root / "Cargo.toml", root / "Cargo.lock"],
         out=out,
     )
+    kept = [record.name for record in records if record.built_at < started]
     for record in records:
-        cache = f"; {record.cache.tool}: {record.cache.describe()}" if record.cache else ""
-        out.write(f"{label}: {record.name} built in {record.seconds:.1f}s ({describe_lto(record)}{cache})\n")
+        if record.name not in kept:
+            cache = f"; {record.cache.tool}: {record.cache.describe()}" if record.cache else ""
+            out.write(f"{label}: {record.name} built in {record.seconds:.1f}s ({describe_lto(record)}{cache})\n")
+    if kept:
+        shown = ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+        out.write(f"{label}: {shown}: fresh, archive{'s' * (len(kept) > 1)} and record{'s' * (len(kept) > 1)} kept\n")
     return records
 
 
