@@ -26,6 +26,7 @@ class Figure:
     baseline: float | None  # None: a count checked against the goal itself
     goal: float
     limit: str = ""  # what the measurement says limits it, for results.md
+    unit: str = "s"  # of ours and baseline: "s" (seconds) or "MB"
 
     @property
     def ratio(self) -> float | None:
@@ -36,6 +37,9 @@ class Figure:
         ratio = self.ratio
         return self.ours == self.goal if ratio is None else ratio <= self.goal
 
+    def _shown(self, value: float) -> str:
+        return f"{value:.3f}s" if self.unit == "s" else f"{value:.0f} {self.unit}"
+
     def cells(self) -> tuple[str, ...]:
         ratio = self.ratio
         if ratio is None:
@@ -44,8 +48,8 @@ class Figure:
         return (
             self.name,
             str(self.n),
-            f"{self.ours:.3f}s",
-            f"{self.baseline:.3f}s",
+            self._shown(self.ours),
+            self._shown(self.baseline),
             f"{ratio:.2f}",
             f"<= {self.goal:g}",
             _yes(self.met),

@@ -157,6 +157,37 @@ def cold_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> tuple[
     return ours, Figure(name="cold link", n=n, ours=ours_s, baseline=base_s, goal=1.0, limit=limit)
 
 
+# doit link in this process, then its own peak resident memory (cargo and cc are children: not counted).
+_PEAK = (
+    "import resource, sys; from doit.doit_cmd import DoitMain; code = DoitMain().run(sys.argv[1:]); "
+    "print(f'peak-rss-kb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr); sys.exit(code)"
+)
+
+
+def peak_mb(output: str) -> float:
+    found = re.search(r"peak-rss-kb: (\d+)", output)
+    if found is None:
+        raise BenchError("the doit run printed no peak memory")
+    return int(found.group(1)) / 1024
+
+
+def cold_memory(template: Layout, scale_dir: Path, n: int, tools: Tools) -> Figure:
+    """Peak resident memory of a cold doit link (serial: every verify in the one process) against a
+    no-op doit link's plus one archive: the verifier must never hold more than one archive at a time."""
+    copy = fresh_copy(template, scale_dir / "memory")
+    try:
+        progress(f"N={n}: peak memory of a cold doit link")
+        cold = peak_mb(timed_run([sys.executable, "-c", _PEAK, "link"], tools, copy.root)[0])
+        noop = peak_mb(timed_run([sys.executable, "-c", _PEAK, "link"], tools, copy.root)[0])
+        archive = max(path.stat().st_size for path in (copy.build / "archives").rglob("*.a")) / 1e6
+    finally:
+        shutil.rmtree(copy.root, ignore_errors=True)
+    limit = f"cold {cold:.0f} MB; a no-op run {noop:.0f} MB; the largest archive {archive:.0f} MB"
+    return Figure(
+        name="peak memory, cold link", n=n, ours=cold, baseline=noop + archive, goal=1.0, limit=limit, unit="MB"
+    )
+
+
 _PROGRESS_LINE = re.compile(r"^\[\d+/\d+\] (\S+?)(?: \(.*\))?…$")
 
 
@@ -298,6 +329,7 @@ def bench_scale(workdir: Path, n: int, repeat: int, tools: Tools) -> list[Figure
         # The link task's share explains both the cold and the edit figures.
         alone = f"; doit link with only host/main.c edited (link task alone) {link_task_alone(ours, tools):.2f}s"
         figures.append(dataclasses.replace(cold, limit=cold.limit + alone))
+        figures.append(cold_memory(template, scale_dir, n, tools))
         figures.append(verify_all(ours, n, repeat, tools))
         figures += [dataclasses.replace(f, limit=f.limit + alone) for f in touch_rebuild(ours, n, repeat, tools)]
         return figures
