@@ -34,12 +34,24 @@ def cached_copy(template: Layout, root: Path) -> Layout:
 
 
 def cache_counts(layout: Layout) -> tuple[int, int, int]:
-    """(records, hits, misses) summed over the copy's build records."""
+    """(records, hits, misses) of the copy's build records, each cargo call's counts once: every
+    record of one call (an lto-off class is one cargo build) carries that call's counts."""
     records = [json.loads(path.read_text()) for path in sorted(layout.build.glob("archives/*/*.build.json"))]
-    caches = [record["cache"] for record in records if record.get("cache")]
-    if len(caches) != len(records):
-        raise BenchError(f"{layout.build}: {len(records) - len(caches)} build records without cache counts")
-    return len(records), sum(c["hits"] for c in caches), sum(c["misses"] for c in caches)
+    missing = sum(not record.get("cache") for record in records)
+    if missing:
+        raise BenchError(f"{layout.build}: {missing} build records without cache counts")
+    calls = {tuple(record["command"]): record["cache"] for record in records}
+    return len(records), sum(c["hits"] for c in calls.values()), sum(c["misses"] for c in calls.values())
+
+
+def cached_link(template: Layout, path: Path, tools: Tools) -> tuple[Layout, str, float]:
+    """A cold doit link of a cached copy at ``path``; the sccache server is stopped afterwards."""
+    copy = cached_copy(template, path)
+    try:
+        output, seconds = timed_run(doit("link"), tools, copy.root)
+    finally:
+        stop_server(tools)
+    return copy, output, seconds
 
 
 def stop_server(tools: Tools) -> None:
@@ -61,12 +73,8 @@ def warm_cache_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> 
     settings = {"SCCACHE_DIR": str(scale_dir / "sccache"), "SCCACHE_SERVER_PORT": str(free_port())}
     cached_tools = dataclasses.replace(tools, env={**tools.env, **settings})
     path = scale_dir / "cached"
-    progress(f"N={n}: filling the sccache cache (cold doit link, cache on, {n} cargo calls)")
-    filled = cached_copy(template, path)
-    try:
-        _, fill_s = timed_run(doit("link"), cached_tools, filled.root)
-    finally:
-        stop_server(cached_tools)
+    progress(f"N={n}: filling the sccache cache (cold doit link, cache on)")
+    filled, _, fill_s = cached_link(template, path, cached_tools)
     records, hits, misses = cache_counts(filled)
     if (records, misses) != (n, n):
         raise BenchError(f"filling the cache: {records} records with {misses} misses for {n} crates")
@@ -79,11 +87,7 @@ def warm_cache_link(template: Layout, scale_dir: Path, n: int, tools: Tools) -> 
     shutil.rmtree(plain.root)
 
     progress(f"N={n}: cold doit link with the warm cache, {plain_s:.1f}s without")
-    warm = cached_copy(template, path)
-    try:
-        warm_out, warm_s = timed_run(doit("link"), cached_tools, warm.root)
-    finally:
-        stop_server(cached_tools)
+    warm, warm_out, warm_s = cached_link(template, path, cached_tools)
     check_program(warm.build / "bin" / "host", n, tools)
     records, hits, misses = cache_counts(warm)
     if (records, hits, misses) != (n, n, 0):
