@@ -60,6 +60,7 @@ from _tools import (
 
 from buildlib.archive import read_archive
 from buildlib.objfile import load_lief
+from buildlib.progress import started_tasks
 from buildlib.records import BuildRecord, read_report
 from buildlib.verify import verify_archive
 
@@ -188,19 +189,11 @@ def cold_memory(template: Layout, scale_dir: Path, n: int, tools: Tools) -> Figu
     )
 
 
-_PROGRESS_LINE = re.compile(r"^\[\d+/\d+\] (\S+?)(?: \(.*\))?…$")
-
-
-def executed_tasks(output: str) -> list[str]:
-    """Tasks doit ran, from buildlib's progress lines ("[3/10] build:ext-hash (thin LTO)…")."""
-    return [found.group(1) for found in map(_PROGRESS_LINE.match, output.splitlines()) if found]
-
-
 def link_after_cold(ours: Layout, n: int, tools: Tools) -> Figure:
     """The first doit link after the cold one must already be a no-op: no cargo call, no task run."""
     tools.reset_log()
     output, _ = timed_run(doit("link"), tools, ours.root)
-    calls, ran = tools.cargo_calls(), executed_tasks(output)
+    calls, ran = tools.cargo_calls(), started_tasks(output)
     limit = f"{len(calls)} cargo calls ({calls[:2]}...), tasks run: {ran[:4]}... ({len(ran)} in all)"
     return Figure(name="link after cold: cargo calls", n=n, ours=len(calls), baseline=None, goal=0, limit=limit)
 
@@ -211,8 +204,8 @@ def link_task_alone(ours: Layout, tools: Tools) -> float:
         handle.write("/* relink */\n")
     tools.reset_log()
     output, seconds = timed_run(doit("link"), tools, ours.root)
-    if tools.cargo_calls() or executed_tasks(output) != ["link"]:
-        raise BenchError(f"host edit ran {executed_tasks(output)} and cargo {tools.cargo_calls()}, expected link only")
+    if tools.cargo_calls() or started_tasks(output) != ["link"]:
+        raise BenchError(f"host edit ran {started_tasks(output)} and cargo {tools.cargo_calls()}, expected link only")
     return seconds
 
 
@@ -228,8 +221,8 @@ def noop_link(ours: Layout, bare: Path, n: int, repeat: int, tools: Tools) -> Fi
     def link() -> float:
         tools.reset_log()
         output, seconds = timed_run(doit("link"), tools, ours.root)
-        if tools.cargo_calls() or executed_tasks(output):
-            raise BenchError(f"no-op doit link ran {executed_tasks(output)} and cargo {tools.cargo_calls()}")
+        if tools.cargo_calls() or started_tasks(output):
+            raise BenchError(f"no-op doit link ran {started_tasks(output)} and cargo {tools.cargo_calls()}")
         return seconds
 
     progress(f"N={n}: no-op doit link vs doit's bare start, {repeat} runs each")

@@ -9,6 +9,13 @@ import tempfile
 from pathlib import Path
 
 
+def identity(path: Path) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode) of ``path``: unchanged, a file nobody rewrites in place has its bytes;
+    buildlib replaces every file it writes (a new inode), and cargo rewrites its archives the same way."""
+    stat = path.stat()
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
 def _temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

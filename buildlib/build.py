@@ -365,18 +365,13 @@ def install_archives(
             seconds=round(seconds, 3),
             native_static_libs_source="rustc" if printed else "probe",
             cache=cache,
-            artifact_identity=(artifact.stat().st_size, artifact.stat().st_mtime_ns),
+            artifact_identity=_fs.identity(artifact)[:2],
         )
         _fs.copy_atomic(artifact, staticlib.built)
-        record = dataclasses.replace(record, built_identity=_identity(staticlib.built))
+        record = dataclasses.replace(record, built_identity=_fs.identity(staticlib.built))
         _fs.write_atomic(staticlib.record, record.to_json())
         records.append(record)
     return records
-
-
-def _identity(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
 def _kept(before: BuildRecord, artifact: Path, built: Path, native_libs: tuple[str, ...]) -> bool:
@@ -384,8 +379,8 @@ def _kept(before: BuildRecord, artifact: Path, built: Path, native_libs: tuple[s
     try:
         return (
             before.artifact == str(artifact)
-            and _identity(artifact)[:2] == before.artifact_identity
-            and _identity(built) == before.built_identity
+            and _fs.identity(artifact)[:2] == before.artifact_identity
+            and _fs.identity(built) == before.built_identity
             and before.native_static_libs == native_libs
         )
     except OSError:

@@ -15,6 +15,7 @@ It needs no doit import: doit calls the methods below by name (doit.reporter.Con
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,13 @@ from typing import Any, TextIO
 
 # A task that took longer than this gets its time printed when it ends.
 LONG_TASK_SECONDS = 2.0
+# The line a task starting prints, "[3/10] build:ext-hash (thin LTO)…": what started_tasks reads.
+_STARTED = re.compile(r"^\[\d+/\d+\] (\S+?)(?: \(.*\))?…$")
+
+
+def started_tasks(output: str) -> list[str]:
+    """The tasks a run's output shows starting, in order (for tests and benchmarks that read a run)."""
+    return [found.group(1) for found in map(_STARTED.match, output.splitlines()) if found]
 
 
 class Reporter:

@@ -335,14 +335,9 @@ def _lto_evidence_path(artifact: Path) -> Path:
     return artifact.with_name(f".{artifact.name}.buildlib-lto.json")
 
 
-def _identity(artifact: Path) -> list[int]:
-    stat = artifact.stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
 def write_lto_evidence(artifact: Path, lto_passed: str | None) -> None:
     """Remember that rustc got ``-C lto=lto_passed`` (None: no -C lto) for this ``artifact`` as it is now."""
-    document = {"format": LTO_EVIDENCE_FORMAT, "archive": _identity(artifact), "lto_passed": lto_passed}
+    document = {"format": LTO_EVIDENCE_FORMAT, "archive": list(_fs.identity(artifact)[:2]), "lto_passed": lto_passed}
     _fs.write_atomic(_lto_evidence_path(artifact), json.dumps(document).encode())
 
 
@@ -351,7 +346,7 @@ def read_lto_evidence(artifact: Path) -> tuple[bool, str | None]:
     written for; anything missing, older or damaged is simply not evidence."""
     try:
         document = json.loads(_lto_evidence_path(artifact).read_text(encoding="utf-8"))
-        if document["format"] == LTO_EVIDENCE_FORMAT and document["archive"] == _identity(artifact):
+        if document["format"] == LTO_EVIDENCE_FORMAT and document["archive"] == list(_fs.identity(artifact)[:2]):
             passed = document["lto_passed"]
             if passed is None or isinstance(passed, str):
                 return True, passed

@@ -11,7 +11,6 @@ otherwise rewrite the verified one with it. The link reads only store entries, a
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,7 +80,7 @@ def promote(
     target = staticlib.verified_archive
     source = staticlib.sealed if sealed else staticlib.built
     archive, sha256 = _fs.copy_content_addressed(source, target.parent, target.stem, target.suffix)
-    stat = archive.stat()
+    identity = _fs.identity(archive)
     report = VerifyReport(
         name=staticlib.name,
         crates=tuple(crate.name for crate in staticlib.crates),
@@ -89,8 +88,8 @@ def promote(
         verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         archive_file=archive.name,
         archive_sha256=sha256,
-        archive_size=stat.st_size,
-        archive_identity=_identity(stat),
+        archive_size=identity[0],
+        archive_identity=identity,
         native_static_libs=record.native_static_libs,
         build=record,
         undecided=tuple({"file": str(u.file), "line": u.line, "reason": u.reason} for u in scan.undecided),
@@ -106,10 +105,6 @@ def promote(
     return _entry(staticlib, report)
 
 
-def _identity(stat: os.stat_result) -> tuple[int, int, int]:
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-
-
 def load_entry(staticlib: Staticlib, *, hint: str) -> StoreEntry:
     """The store entry of ``staticlib``, checked against its report; ``hint`` says how to verify it again.
 
@@ -122,7 +117,7 @@ def load_entry(staticlib: Staticlib, *, hint: str) -> StoreEntry:
         raise StoreError(f"{staticlib.label}: {e}", hint=hint) from e
     entry = _entry(staticlib, report)
     try:
-        if _identity(entry.archive.stat()) == report.archive_identity:
+        if _fs.identity(entry.archive) == report.archive_identity:
             return entry
         actual = file_sha256(entry.archive)
     except OSError as e:

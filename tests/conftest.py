@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 from buildlib.cache import find_sccache
 from buildlib.config import parse_config
 from buildlib.plan import Plan, make_plan
+from buildlib.progress import started_tasks
 from buildlib.records import BuildRecord
 from buildlib.toolchain import Toolchain
 from buildlib.workspace import Crate, Workspace
@@ -147,14 +147,6 @@ class Project:
     def run_program(self) -> subprocess.CompletedProcess[str]:
         """The linked program, in the project's environment (the registry host checks EXT_NATIVE_SCALE)."""
         return subprocess.run([str(self.program)], env=self.env, capture_output=True, text=True, check=False)
-
-
-_STARTED = re.compile(r"^\[\d+/\d+\] (\S+?)(?: \(.*\))?…$")
-
-
-def started_tasks(output: str) -> list[str]:
-    """The tasks a run started, in order, from buildlib's progress lines ("[3/10] build:ext-hash (thin LTO)…")."""
-    return [found.group(1) for found in map(_STARTED.match, output.splitlines()) if found]
 
 
 def executed(result: subprocess.CompletedProcess[str]) -> set[str]:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, copy_project, executed, started_tasks
+from buildlib.progress import started_tasks
+
+from .conftest import Project, copy_project, executed
 
 pytestmark = pytest.mark.integration
 
