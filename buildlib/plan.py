@@ -306,17 +306,15 @@ def cargo_command(
     """The cargo call for a class's crates, with the class's profile set on the command line,
     and the variables to set (None: remove) in its environment.
 
-    ``staticlib`` builds one crate with ``cargo rustc --crate-type staticlib`` so
-    that cargo really passes ``-C lto`` (F1, F2), or with LTO off every crate of the
-    class in one ``cargo build`` (``one_call``); ``together`` builds every crate
-    of the class in one ``cargo build`` so they share one build of their common
-    dependencies. ``--print=native-static-libs`` makes rustc report the system
-    libraries each archive needs (F6), unless ``RUSTC_WRAPPER`` runs rustc through
-    ``sccache``, which caches no call with ``--print`` (F14; see nativelibs). The class's
-    flags go to ``build.rustflags``, which cargo merges with the configuration's; a ``RUSTFLAGS`` or
-    ``CARGO_ENCODED_RUSTFLAGS`` in the environment would replace them (F12), so
-    then the user's flags and the class's are passed together in
-    ``CARGO_ENCODED_RUSTFLAGS``.
+    ``staticlib`` builds one crate with ``cargo rustc --crate-type staticlib`` so that cargo
+    really passes ``-C lto`` (F1, F2), or with LTO off every crate of the class in one ``cargo
+    build`` (``one_call``); ``together`` builds every crate of the class in one ``cargo build``
+    so they share one build of their common dependencies. ``--print=native-static-libs`` makes
+    rustc report the system libraries each archive needs (F6), unless ``RUSTC_WRAPPER`` runs
+    rustc through ``sccache``, which caches no call with ``--print`` (F14; see nativelibs). The
+    class's flags go to ``build.rustflags``, which cargo merges with the configuration's; a
+    ``RUSTFLAGS`` or ``CARGO_ENCODED_RUSTFLAGS`` in the environment would replace them (F12), so
+    then the user's flags and the class's are passed together in ``CARGO_ENCODED_RUSTFLAGS``.
     """
     profile = profile_name(routing_class)
     settings = [f'profile.{profile}.inherits="release"', f"profile.{profile}.lto={json.dumps(routing_class.lto)}"]
