@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +26,15 @@ def _commit(temp: Path, path: Path) -> None:
     try:
         with temp.open("rb+") as handle:
             os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    install(temp, path)
+
+
+def install(temp: Path, path: Path) -> None:
+    """Rename the synced temporary file ``temp`` (from ``stage_copy``) to ``path``; removed on failure."""
+    try:
         # mkstemp made the temporary file private; the final file gets the mode the umask gives.
         os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
@@ -52,17 +60,6 @@ def write_atomic(path: Path, data: bytes) -> None:
     _commit(temp, path)
 
 
-def copy_atomic(source: Path, path: Path) -> None:
-    """Replace ``path`` with a copy of ``source`` (a new inode, so hard links to the old stay intact)."""
-    temp = _temp_beside(path)
-    try:
-        shutil.copyfile(source, temp)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _commit(temp, path)
-
-
 def symlink_atomic(target: str, path: Path) -> None:
     """Point the symlink ``path`` at ``target`` (relative to its directory), replacing what was there."""
     temp = _temp_beside(path)
@@ -75,23 +72,54 @@ def symlink_atomic(target: str, path: Path) -> None:
         raise
 
 
-def copy_content_addressed(source: Path, directory: Path, stem: str, suffix: str) -> tuple[Path, str]:
-    """Copy ``source`` to ``directory/<stem>-<sha256[:16]><suffix>``, naming it after the bytes
-    actually written (one pass reads, hashes and writes), through a synced temporary file.
-
-    Returns the path and the full SHA-256.
-    """
-    temp = _temp_beside(directory / f"{stem}{suffix}")
+def stage_copy(source: Path, path: Path) -> tuple[Path, str]:
+    """Copy ``source`` into a synced temporary file beside ``path``, hashing the bytes as they are
+    written (one pass reads, hashes and writes). Returns the temporary file, for ``install``, and the
+    full SHA-256 of what it holds."""
+    temp = _temp_beside(path)
     digest = hashlib.sha256()
     try:
         with source.open("rb") as reader, temp.open("wb") as writer:
             while chunk := reader.read(1 << 20):
                 digest.update(chunk)
                 writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    sha256 = digest.hexdigest()
-    path = directory / f"{stem}-{sha256[:16]}{suffix}"
-    _commit(temp, path)
+    return temp, digest.hexdigest()
+
+
+def content_address(directory: Path, stem: str, suffix: str, sha256: str) -> Path:
+    return directory / f"{stem}-{sha256[:16]}{suffix}"
+
+
+def copy_content_addressed(source: Path, directory: Path, stem: str, suffix: str) -> tuple[Path, str]:
+    """Copy ``source`` to ``directory/<stem>-<sha256[:16]><suffix>``, naming it after the bytes
+    actually written, through a synced temporary file.
+
+    Returns the path and the full SHA-256.
+    """
+    temp, sha256 = stage_copy(source, directory / f"{stem}{suffix}")
+    path = content_address(directory, stem, suffix, sha256)
+    install(temp, path)
     return path, sha256
+
+
+def link_content_addressed(source: Path, directory: Path, stem: str, suffix: str, sha256: str) -> Path:
+    """Give ``source``, whose bytes hash to ``sha256``, the content-addressed name of
+    ``copy_content_addressed`` as a second hard link: no bytes are copied.
+
+    Raises OSError where the file system has no hard links (the caller copies instead).
+    """
+    path = content_address(directory, stem, suffix, sha256)
+    temp = _temp_beside(path)
+    temp.unlink()
+    try:
+        os.link(source, temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,23 +1,19 @@
 """Running a build unit's cargo call and recording what it produced.
 
-cargo's JSON messages say which archive it wrote (``compiler-artifact``) and
-which system libraries each archive needs (``native-static-libs``, F6); the
-archive is then copied into the output directory under a new inode, next to a
-build record, so a later failed build can never damage it.
+What cargo says (messages.CargoOutput) names each archive it wrote; each is copied into the
+output directory under a new inode while cargo goes on (staging), installed once cargo
+succeeded, next to a build record, so a later failed build can never damage it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -25,101 +21,14 @@ from typing import TextIO
 from . import _fs
 from .bundle import write_bundle
 from .cache import counted_call
-from .depinfo import CargoUnits, cargo_reads, parse_dep_info
+from .depinfo import cargo_reads, parse_dep_info
 from .errors import BuildError
 from .freshness import collect_inputs, write_inputs
+from .messages import CargoOutput
 from .nativelibs import probe_std_libs, staticlib_native_libs
 from .plan import BuildUnit
 from .records import BuildRecord, CacheStats, read_lto_evidence, write_lto_evidence
-
-_NATIVE_LIBS_PREFIX = "native-static-libs:"
-_RUNNING = re.compile(r"^\s+Running `(.*)`\s*$")
-_FRESH = re.compile(r"^\s+Fresh ")
-# rustc's spellings of -C lto values.
-_LTO_VALUES = {
-    "": "fat",
-    "y": "fat",
-    "yes": "fat",
-    "on": "fat",
-    "true": "fat",
-    "fat": "fat",
-    "thin": "thin",
-    "n": "off",
-    "no": "off",
-    "off": "off",
-    "false": "off",
-}
-
-
-def parse_lto_flag(words: list[str]) -> str | None:
-    """The LTO mode of a rustc command line (the last ``-C lto[=…]`` wins), None when absent."""
-    found: str | None = None
-    for i, word in enumerate(words):
-        option = words[i + 1] if word == "-C" and i + 1 < len(words) else word[2:] if word.startswith("-Clto") else None
-        if option is not None and (option == "lto" or option.startswith("lto=")):
-            found = _LTO_VALUES.get(option.partition("=")[2], option.partition("=")[2])
-    return found
-
-
-@dataclass(kw_only=True, slots=True)
-class CargoOutput:
-    """What a cargo call's JSON messages said, by library target name."""
-
-    archives: dict[str, Path] = field(default_factory=dict)
-    native_libs: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # crate name -> the -C lto value of its staticlib's rustc call (None: no -C lto)
-    lto_passed: dict[str, str | None] = field(default_factory=dict)
-    units: CargoUnits = field(default_factory=CargoUnits)
-    # library target name -> the features cargo enabled for it
-    features: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # library target name -> its package id; (package id, linked_libs) of each build script run
-    packages: dict[str, str] = field(default_factory=dict)
-    linked_libs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-
-    def feed_stderr(self, line: str) -> bool:
-        """Take one line of cargo's verbose stderr; return whether to show it to the user."""
-        running = _RUNNING.match(line)
-        if running is None:
-            return not _FRESH.match(line)
-        words = running.group(1).split()
-        crate_types = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--crate-type"}
-        names = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "--crate-name"]
-        if "staticlib" in crate_types and names:
-            self.lto_passed[names[0]] = parse_lto_flag(words)
-        return False
-
-    def feed(self, line: str) -> tuple[str, str] | None:
-        """Take one line of cargo's stdout; return (target, text) for a diagnostic to show."""
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return None  # build scripts and the like may print plain lines
-        if not isinstance(message, dict):
-            return None
-        self.units.feed(message)
-        target = message.get("target") or {}
-        name = str(target.get("name", "")).replace("-", "_")
-        reason = message.get("reason")
-        if reason == "compiler-artifact":
-            if "lib" in (target.get("kind") or []) or "staticlib" in (target.get("kind") or []):
-                self.features[name] = tuple(str(f) for f in message.get("features") or ())
-                self.packages[name] = str(message.get("package_id", ""))
-            for filename in message.get("filenames") or []:
-                if filename.endswith(".a") or filename.endswith(".lib"):
-                    self.archives[name] = Path(filename)
-        elif reason == "build-script-executed":
-            libs = tuple(str(spec) for spec in message.get("linked_libs") or ())
-            self.linked_libs.append((str(message.get("package_id", "")), libs))
-        elif reason == "compiler-message":
-            body = message.get("message") or {}
-            text = str(body.get("message", ""))
-            if text.startswith(_NATIVE_LIBS_PREFIX):
-                self.native_libs[name] = tuple(text[len(_NATIVE_LIBS_PREFIX) :].split())
-            elif body.get("level") == "note" and "native artifacts" in text:
-                pass  # the preamble of the native-static-libs note
-            elif body.get("rendered"):
-                return name, str(body["rendered"])
-        return None
+from .staging import Staged, Stager, take
 
 
 def cargo_environment(overrides: Mapping[str, str | None], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -152,23 +61,28 @@ def run_unit(
     server cannot start; ToolchainError when the native-libs probe fails.
     """
     started = time.monotonic()
-    output = CargoOutput()
     if unit.bundle is not None:
         write_bundle(unit.bundle.directory, unit.bundle.manifest, unit.crates, unit.cwd / "Cargo.lock")
     started_ns = time.time_ns()
     stats, native_libs = None, None
-    if unit.cache is None:
-        _run_cargo(unit, output, cargo_environment(dict(unit.env)), label=label, out=out)
-    else:
-        with counted_call(unit.cache, label=label) as counted:
+    stager = Stager({staticlib.lib_name: staticlib.built for staticlib in unit.staticlibs})
+    output = CargoOutput(on_archive=stager.offer)
+    try:
+        if unit.cache is None:
             _run_cargo(unit, output, cargo_environment(dict(unit.env)), label=label, out=out)
-            stats = counted()
-        native_libs = probed_native_libs(unit, output)
-    seconds = time.monotonic() - started
-    previous = _previous_records(unit)
-    records = install_archives(
-        unit, output, seconds, label=label, previous=previous, native_libs=native_libs, cache=stats
-    )
+        else:
+            with counted_call(unit.cache, label=label) as counted:
+                _run_cargo(unit, output, cargo_environment(dict(unit.env)), label=label, out=out)
+                stats = counted()
+            native_libs = probed_native_libs(unit, output)
+        staged = stager.finish()
+        seconds = time.monotonic() - started
+        previous = _previous_records(unit)
+        records = install_archives(
+            unit, output, seconds, label=label, previous=previous, native_libs=native_libs, cache=stats, staged=staged
+        )
+    finally:
+        stager.discard()
     inputs = collect_inputs(
         unit=unit.fingerprint,
         cwd=unit.cwd,
@@ -293,8 +207,12 @@ def install_archives(
     previous: dict[str, BuildRecord] | None = None,
     native_libs: dict[str, tuple[str, ...]] | None = None,
     cache: CacheStats | None = None,
+    staged: Mapping[str, Staged] | None = None,
 ) -> list[BuildRecord]:
     """Copy each reported archive into place and write its record; all or nothing is checked first.
+
+    An archive already copied while cargo ran (``staged``, by library name) is renamed into place
+    when cargo's archive is still the file that was copied, and copied again otherwise.
 
     When cargo reused a fresh build it prints no rustc command, so the -C lto of
     the previous record of the same command and toolchain is carried over.
@@ -367,8 +285,10 @@ def install_archives(
             cache=cache,
             artifact_identity=_fs.identity(artifact)[:2],
         )
-        _fs.copy_atomic(artifact, staticlib.built)
-        record = dataclasses.replace(record, built_identity=_fs.identity(staticlib.built))
+        copy = take((staged or {}).get(lib_name), artifact)
+        temp, sha256 = (copy.temp, copy.sha256) if copy else _fs.stage_copy(artifact, staticlib.built)
+        _fs.install(temp, staticlib.built)
+        record = dataclasses.replace(record, built_identity=_fs.identity(staticlib.built), built_sha256=sha256)
         _fs.write_atomic(staticlib.record, record.to_json())
         records.append(record)
     return records

@@ -18,8 +18,8 @@ from . import _fs
 from .errors import BuildError, StoreError
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
-RECORD_FORMAT = 6
-REPORT_FORMAT = "6"
+RECORD_FORMAT = 7
+REPORT_FORMAT = "7"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +159,8 @@ class BuildRecord:
     # while both still hold, a later cargo call that found the unit fresh leaves copy and record be.
     artifact_identity: tuple[int, int] = (0, 0)
     built_identity: tuple[int, int, int] = (0, 0, 0)
+    # SHA-256 of the copy's bytes, hashed as they were copied: the store names the archive by it.
+    built_sha256: str = ""
     format: int = RECORD_FORMAT
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,15 +1,20 @@
 """The verified store: archives that passed verification, each with its report.
 
-An archive enters the store only through ``promote``: a copy to a temporary
-name, fsync, rename; then the report, written the same way, which names the
-archive's size and SHA-256. It is a copy, not a hard link, because anyone who
-rewrites the built archive in place (``cp other.a build/archives/...``) would
-otherwise rewrite the verified one with it. The link reads only store entries, and
-``load_entry`` refuses an entry whose archive does not match its report.
+An archive enters the store only through ``promote``; its report, written through a synced
+temporary file and a rename, is the commit point and names the archive's size, identity and
+SHA-256. The store's archive is a second hard link to the build's copy in the output directory
+(build.install_archives copied it from cargo's target/, hashing it as it went), so promotion
+copies no bytes: the next build installs a new file under a new inode and leaves this one be.
+Where hard links fail, or the build's copy is no longer the file its record describes, the
+archive is copied instead. Someone who rewrites the build's copy in place
+(``cp other.a build/archives/...``) rewrites the store's with it: the link reads only store
+entries, ``load_entry`` refuses an entry whose archive does not match its report, and the next
+build finds its copy touched and copies cargo's archive again.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -77,9 +82,7 @@ def promote(
 
     Raises StoreError when the archive changed while it was copied.
     """
-    target = staticlib.verified_archive
-    source = staticlib.sealed if sealed else staticlib.built
-    archive, sha256 = _fs.copy_content_addressed(source, target.parent, target.stem, target.suffix)
+    archive, sha256 = _store_archive(staticlib, record, sealed=sealed)
     identity = _fs.identity(archive)
     report = VerifyReport(
         name=staticlib.name,
@@ -103,6 +106,25 @@ def promote(
         if stale != archive:
             stale.unlink(missing_ok=True)
     return _entry(staticlib, report)
+
+
+# What os.link raises where the file system cannot give a file a second name: the archive is copied.
+_NO_HARD_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _store_archive(staticlib: Staticlib, record: BuildRecord, *, sealed: bool) -> tuple[Path, str]:
+    """The archive's content-addressed file in the store, and its SHA-256: a hard link to the
+    build's copy while that is the file the record describes, a copy otherwise."""
+    target = staticlib.verified_archive
+    source = staticlib.sealed if sealed else staticlib.built
+    directory, stem, suffix = target.parent, target.stem, target.suffix
+    if not sealed and record.built_sha256 and _fs.identity(source) == record.built_identity:
+        try:
+            return _fs.link_content_addressed(source, directory, stem, suffix, record.built_sha256), record.built_sha256
+        except OSError as e:
+            if e.errno not in _NO_HARD_LINKS:
+                raise
+    return _fs.copy_content_addressed(source, directory, stem, suffix)
 
 
 def load_entry(staticlib: Staticlib, *, hint: str) -> StoreEntry:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.build import CargoOutput, install_archives, lto_applied, parse_lto_flag
+from buildlib.build import install_archives, lto_applied
 from buildlib.errors import BuildError
+from buildlib.messages import CargoOutput, parse_lto_flag
 from buildlib.records import BuildRecord
 
 from .conftest import plan_for, record

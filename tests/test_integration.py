@@ -165,6 +165,24 @@ def test_an_archive_replaced_in_the_output_dir_is_noticed_and_built_again(projec
     assert project.run_program().returncode == 0
 
 
+def test_a_build_copy_rewritten_in_place_is_copied_again_from_cargo(project: Project) -> None:
+    """The store's archive is a second hard link to the build's copy (promotion copies no bytes), so
+    ``cp`` over that copy rewrites both: the next ``doit link`` copies cargo's archive again,
+    verifies it and links."""
+    archives = project.root / "build" / "archives"
+    zlib = archives / "routed" / "libext_zlib.a"
+    good = zlib.read_bytes()
+    verified = project.root / "build" / "verified" / "ext-zlib" / "libext_zlib.a"
+    assert verified.resolve().stat().st_ino == zlib.stat().st_ino
+    shutil.copyfile(archives / "hot" / "libext_hash.a", zlib)
+    assert verified.read_bytes() != good
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"build:routed", "verify:ext-zlib", "link"} <= executed(result)
+    assert zlib.read_bytes() == good and verified.read_bytes() == good
+    assert project.run_program().returncode == 0
+
+
 def test_an_archive_without_the_exports_stops_at_verify(project: Project) -> None:
     verified = project.root / "build" / "verified" / "ext-hash" / "libext_hash.a"
     verified_before = verified.read_bytes()

@@ -6,24 +6,66 @@ from pathlib import Path
 
 import pytest
 
+from buildlib._fs import identity
 from buildlib.archive import read_archive
 from buildlib.audit import link_symbols
 from buildlib.errors import StoreError
 from buildlib.exports import ExportScan
 from buildlib.plan import Staticlib
-from buildlib.store import StoreEntry, load_entry, promote
+from buildlib.store import StoreEntry, file_sha256, load_entry, promote
 from buildlib.verify import verify_archive
 
 from .conftest import compile_c, make_ar, plan_for, record
 
 
-def promote_version(route: Staticlib, tmp_path: Path, version: int = 1) -> StoreEntry:
-    """Build an archive whose js_a returns ``version``, verify it, and promote it."""
+def promote_version(route: Staticlib, tmp_path: Path, version: int = 1, *, described: bool = False) -> StoreEntry:
+    """Build an archive whose js_a returns ``version``, verify it, and promote it; with ``described``,
+    its record names the built copy's identity and SHA-256, as build.install_archives writes it."""
     route.built.parent.mkdir(parents=True, exist_ok=True)
     make_ar(route.built, compile_c(tmp_path, f"v{version}", f"int js_a(void) {{ return {version}; }}\n"))
     archive = read_archive(route.built)
     result = verify_archive(archive, ["js_a"])
-    return promote(route, record("ext-a"), result, ExportScan(exports=(), undecided=()), link_symbols(archive))
+    built = {"built_identity": identity(route.built), "built_sha256": file_sha256(route.built)} if described else {}
+    return promote(route, record("ext-a", **built), result, ExportScan(exports=(), undecided=()), link_symbols(archive))
+
+
+def test_promote_links_the_build_copy_its_record_describes(tmp_path: Path) -> None:
+    """No bytes are copied: the store's archive is a second name of the build's copy."""
+    route = plan_for(tmp_path).route("ext-a").staticlib
+    entry = promote_version(route, tmp_path, described=True)
+    assert entry.archive.stat().st_ino == route.built.stat().st_ino
+    assert entry.sha256 == file_sha256(route.built)
+    assert load_entry(route, hint="verify it again") == entry
+    # The next build installs a new file by rename: the store's archive keeps its bytes.
+    (tmp_path / "new.a").write_bytes(b"!<arch>\n")
+    (tmp_path / "new.a").replace(route.built)
+    assert load_entry(route, hint="verify it again") == entry
+
+
+def test_a_build_copy_rewritten_in_place_is_refused_at_the_link(tmp_path: Path) -> None:
+    """The price of the hard link: ``cp other.a`` over the build's copy rewrites the store's, and
+    load_entry says so (the next build copies cargo's archive again: test_integration)."""
+    route = plan_for(tmp_path).route("ext-a").staticlib
+    promote_version(route, tmp_path, described=True)
+    with route.built.open("r+b") as handle:
+        handle.write(b"!<arch>\nrewritten")
+    with pytest.raises(StoreError, match="not the archive that was verified"):
+        load_entry(route, hint="verify it again")
+
+
+def test_a_build_copy_its_record_does_not_describe_is_copied(tmp_path: Path) -> None:
+    route = plan_for(tmp_path).route("ext-a").staticlib
+    route.built.parent.mkdir(parents=True, exist_ok=True)
+    make_ar(route.built, compile_c(tmp_path, "v1", "int js_a(void) { return 1; }\n"))
+    stale = {"built_identity": identity(route.built), "built_sha256": file_sha256(route.built)}
+    make_ar(route.built, compile_c(tmp_path, "v2", "int js_a(void) { return 2; }\n"))  # replaced since
+    archive = read_archive(route.built)
+    result = verify_archive(archive, ["js_a"])
+    entry = promote(
+        route, record("ext-a", **stale), result, ExportScan(exports=(), undecided=()), link_symbols(archive)
+    )
+    assert entry.archive.stat().st_ino != route.built.stat().st_ino
+    assert entry.sha256 == file_sha256(route.built) != stale["built_sha256"]
 
 
 def test_promote_then_load(tmp_path: Path) -> None:
@@ -60,12 +102,13 @@ def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_
     assert load_entry(route, hint="verify it again") == entry
 
 
+@pytest.mark.parametrize("described", [False, True], ids=["copied", "linked"])
 @pytest.mark.parametrize("failing_step", [1, 2, 3], ids=["archive-rename", "report-rename", "symlink-rename"])
 def test_a_fault_at_any_rename_leaves_a_whole_entry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_step: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_step: int, described: bool
 ) -> None:
     route = plan_for(tmp_path).route("ext-a").staticlib
-    old = promote_version(route, tmp_path, 1)
+    old = promote_version(route, tmp_path, 1, described=described)
     old_bytes = old.archive.read_bytes()
 
     real_replace = os.replace
@@ -79,7 +122,7 @@ def test_a_fault_at_any_rename_leaves_a_whole_entry(
 
     monkeypatch.setattr(os, "replace", crash_on_nth)
     with pytest.raises(OSError, match="injected"):
-        promote_version(route, tmp_path, 2)
+        promote_version(route, tmp_path, 2, described=described)
     monkeypatch.setattr(os, "replace", real_replace)
 
     entry = load_entry(route, hint="verify it again")  # whole: either the old one or the new one, never a mix

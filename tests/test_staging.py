@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from buildlib import _fs
+from buildlib.staging import Stager, take
+
+
+def cargo_archive(path: Path, data: bytes) -> Path:
+    """An archive as rustc writes one: a new file renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".new")
+    temp.write_bytes(data)
+    temp.replace(path)
+    return path
+
+
+def temporaries(directory: Path) -> list[Path]:
+    return sorted(directory.glob(".*.tmp"))
+
+
+def test_an_offered_archive_is_copied_and_hashed_beside_its_place(tmp_path: Path) -> None:
+    artifact = cargo_archive(tmp_path / "target" / "libext_a.a", b"!<arch>\n" + os.urandom(3 << 20))
+    place = tmp_path / "out" / "libext_a.a"
+    stager = Stager({"ext_a": place})
+    stager.offer("ext_a", artifact)
+    stager.offer("not_ours", artifact)
+    staged = stager.finish()
+    assert list(staged) == ["ext_a"]
+    copy = staged["ext_a"]
+    assert copy.temp.parent == place.parent and copy.temp.read_bytes() == artifact.read_bytes()
+    assert copy.sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
+    assert take(copy, artifact) == copy
+    _fs.install(copy.temp, place)
+    stager.discard()  # an installed copy is not removed
+    assert place.read_bytes() == artifact.read_bytes() and not temporaries(place.parent)
+
+
+def test_a_copy_of_an_archive_cargo_wrote_again_is_not_taken(tmp_path: Path) -> None:
+    artifact = cargo_archive(tmp_path / "target" / "libext_a.a", b"!<arch>\nfirst")
+    place = tmp_path / "out" / "libext_a.a"
+    stager = Stager({"ext_a": place})
+    stager.offer("ext_a", artifact)
+    copy = stager.finish()["ext_a"]
+    cargo_archive(artifact, b"!<arch>\nsecond, longer")
+    assert take(copy, artifact) is None
+    assert take(copy, tmp_path / "target" / "elsewhere.a") is None
+    assert take(None, artifact) is None
+    stager.discard()
+    assert not temporaries(place.parent) and not place.exists()
+
+
+def test_discard_drops_what_is_queued_and_removes_every_copy(tmp_path: Path) -> None:
+    """A failed or interrupted cargo call installs nothing and leaves no temporary file."""
+    places = {f"ext_{i}": tmp_path / "out" / f"libext_{i}.a" for i in range(20)}
+    stager = Stager(places)
+    for name in places:
+        stager.offer(name, cargo_archive(tmp_path / "target" / f"lib{name}.a", b"!<arch>\n" + os.urandom(1 << 20)))
+    stager.discard()
+    assert not temporaries(tmp_path / "out") and not any(place.exists() for place in places.values())
+
+
+def test_an_archive_that_cannot_be_read_is_left_to_the_install(tmp_path: Path) -> None:
+    stager = Stager({"ext_a": tmp_path / "out" / "libext_a.a"})
+    stager.offer("ext_a", tmp_path / "target" / "missing.a")
+    assert stager.finish() == {}
+    stager.discard()
