@@ -160,15 +160,12 @@ def _section(text: str, title: str) -> str:
 
 def write_results(
     path: Path, figures: Sequence[Figure], *, cargo_version: str, command: str, wall_seconds: float
-) -> None:
+) -> list[str]:
     """bench/results.md: when, where, the table, and one line per unmet goal with what limits it.
-    The compile cache's section, written by its own run, is kept."""
+    The compile cache's section, written by its own run, is kept. Returns the lines for the README."""
     unmet = [f for f in ordered(figures) if not f.met]
-    lines = [
-        "# bench_build results",
-        "",
-        *_run_lines(figures, cargo_version=cargo_version, command=command, wall_seconds=wall_seconds),
-    ]
+    run = _run_lines(figures, cargo_version=cargo_version, command=command, wall_seconds=wall_seconds)
+    lines = ["# bench_build results", "", *run]
     scaling = scaling_lines(figures)
     if scaling:
         lines += ["## Scaling", "", *(f"- {line}" for line in scaling), ""]
@@ -176,12 +173,14 @@ def write_results(
     lines += _limits(unmet) or ["- none"]
     kept = _section(path.read_text(), CACHE_SECTION) if path.exists() else ""
     path.write_text("\n".join(lines) + "\n" + (f"\n{kept.rstrip()}\n" if kept else ""))
+    return [*run, "Where the time went, for each goal not met:", "", *(_limits(unmet) or ["- every goal met"])]
 
 
 def write_cache_results(
     path: Path, figures: Sequence[Figure], *, cargo_version: str, command: str, wall_seconds: float
-) -> None:
-    """The compile cache's section of bench/results.md, replaced or added; the rest stays as it is."""
+) -> list[str]:
+    """The compile cache's section of bench/results.md, replaced or added; the rest stays as it is.
+    Returns the lines for the README."""
     lines = [
         CACHE_SECTION,
         "",
@@ -192,3 +191,16 @@ def write_cache_results(
     old = _section(text, CACHE_SECTION)
     section = "\n".join(lines) + "\n"
     path.write_text(text.replace(old, section) if old else f"{text.rstrip()}\n\n{section}")
+    return lines[2:]
+
+
+def write_readme(readme: Path, block: str, lines: Sequence[str]) -> bool:
+    """Replace the README's generated block ``block`` (between its begin and end comments) with
+    ``lines``; False when the README has no such block."""
+    begin, end = f"<!-- {block}: begin, written by bench/bench_build.py -->", f"<!-- {block}: end -->"
+    text = readme.read_text()
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        return False
+    readme.write_text(text[: start + len(begin)] + "\n" + "\n".join(lines).rstrip() + "\n" + text[stop:])
+    return True

@@ -39,7 +39,16 @@ from typing import Any
 
 import _synth
 from _cache import warm_cache_link
-from _report import Figure, median_alternating, scaling_lines, text_table, timed, write_cache_results, write_results
+from _report import (
+    Figure,
+    median_alternating,
+    scaling_lines,
+    text_table,
+    timed,
+    write_cache_results,
+    write_readme,
+    write_results,
+)
 from _synth import Layout
 from _tools import (
     ROOT,
@@ -65,6 +74,7 @@ from buildlib.records import BuildRecord, read_report
 from buildlib.verify import verify_archive
 
 RESULTS = ROOT / "bench" / "results.md"
+README = ROOT / "README.md"
 GB = 1e9
 # Each archive is ~22 MB and sits in target/, build/archives and build/verified of the buildlib
 # copy, and in target/ of the baseline copy while both exist: ~88 MB a crate, plus headroom.
@@ -392,8 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     command = shlex.join(["python", "bench/bench_build.py", *(argv if argv is not None else sys.argv[1:])])
     write = write_cache_results if args.cache else write_results
-    write(RESULTS, figures, cargo_version=version, command=command, wall_seconds=wall)
-    print(f"bench wall time {wall:.0f}s; written {RESULTS.relative_to(ROOT)}")
+    lines = write(RESULTS, figures, cargo_version=version, command=command, wall_seconds=wall)
+    block = "speed: compile cache" if args.cache else "speed"
+    written = [RESULTS] + [README] * write_readme(README, block, lines)
+    print(f"bench wall time {wall:.0f}s; written {', '.join(str(p.relative_to(ROOT)) for p in written)}")
     return 0
 
 

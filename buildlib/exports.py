@@ -62,6 +62,8 @@ class ExportScan:
 _RAW_STRING = re.compile(r'(?:b|c)?r(#*)"')
 _STRING_PREFIX = re.compile(r'(?:b|c)?"')
 _CHAR = re.compile(r"'(?:\\(?:u\{[0-9a-fA-F_]*\}|x[0-9a-fA-F]{2}|.)|[^\\'\n])'")
+# A run of characters none of the constructs above (or a comment) can start with: copied as it is.
+_PLAIN = re.compile(r"[^/\"'bcr]+")
 
 # Outer attributes (one level of nested brackets), then qualifiers, then the item.
 _ITEM = re.compile(
@@ -190,8 +192,10 @@ def blank_comments_and_strings(source: str) -> tuple[str, list[str]]:
             out.append(" " * (char.end() - i))
             i = char.end()
         else:
-            out.append(ch)
-            i += 1
+            plain = _PLAIN.match(source, i + 1)
+            stop = plain.end() if plain else i + 1
+            out.append(source[i:stop])
+            i = stop
     return "".join(out), strings
 
 

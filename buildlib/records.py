@@ -10,9 +10,11 @@ from another buildlib or damaged is one clear error (``StoreError`` for a report
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from . import _fs
 from .errors import BuildError, StoreError
@@ -164,7 +166,8 @@ class BuildRecord:
     format: int = RECORD_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field: dataclasses.asdict copies every nested value, a cost paid per archive.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["cache"] = self.cache.to_dict() if self.cache else None
         return data
 
@@ -190,7 +193,7 @@ class BuildRecord:
     def from_file(cls, path: Path) -> BuildRecord:
         """Raises BuildError when the record is missing, from another buildlib, or damaged."""
         try:
-            return cls.from_dict(json.loads(path.read_text()))
+            return _read_once(path, lambda raw: cls.from_dict(json.loads(raw)))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
             raise BuildError(
                 f"{path}: unreadable build record ({e})",
@@ -275,6 +278,26 @@ class VerifyReport:
         return json.dumps(data, indent=2).encode() + b"\n"
 
 
+# Each document read in this process, by path: (size, mtime_ns, inode) when read, and what it held.
+_read: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+_T = TypeVar("_T")
+
+
+def _read_once(path: Path, parse: Callable[[bytes], _T]) -> _T:
+    """``parse`` of the bytes of ``path``, parsed once per version of the file in this process (the
+    link and its status table read every record and report). buildlib replaces every document it
+    writes by rename, so (size, mtime_ns, inode) of the open file names the version read."""
+    with path.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        version = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        known = _read.get(path)
+        if known is not None and known[0] == version:
+            return cast(_T, known[1])
+        value = parse(handle.read())
+    _read[path] = (version, value)
+    return value
+
+
 def read_report(path: Path) -> VerifyReport:
     """The report at ``path``, its format checked.
 
@@ -283,10 +306,17 @@ def read_report(path: Path) -> VerifyReport:
     """
     hint = "verify the crate again: its next build or verify task writes a new report"
     try:
-        data = json.loads(path.read_text())
+        return _read_once(path, lambda raw: _report_from(path, raw, hint))
     except FileNotFoundError as e:
         raise StoreError(f"{path}: no verified archive yet", hint=hint) from e
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        raise StoreError(f"{path}: unreadable verify report ({e})", hint=hint) from e
+
+
+def _report_from(path: Path, raw: bytes, hint: str) -> VerifyReport:
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
         raise StoreError(f"{path}: unreadable verify report ({e})", hint=hint) from e
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         found = data.get("format") if isinstance(data, dict) else None

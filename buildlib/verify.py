@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 from .archive import Archive, Member
@@ -83,7 +83,10 @@ class VerifyResult:
             "ok": self.ok,
             "shared": self.shared,
             "embedded_bitcode": self.embedded_bitcode,
-            "symbols": [asdict(s) for s in self.symbols],
+            "symbols": [
+                {"name": s.name, "status": s.status, "member": s.member, "reason": s.reason, "hint": s.hint}
+                for s in self.symbols
+            ],
         }
 
 
