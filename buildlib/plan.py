@@ -288,9 +288,9 @@ def _staticlib(
         expect=tuple(n for c in settings for n in c.expect),
         ignore=tuple(n for c in settings for n in c.ignore),
         exports_files=tuple(c.exports for c in settings if c.exports is not None),
-        built=layout.archives(routing_class.name) / file_name,
+        built=layout.archive(routing_class.name, file_name),
         record=layout.record(routing_class.name, name),
-        verified_archive=layout.verified(name) / file_name,
+        verified_archive=layout.verified_file(name, file_name),
         report=layout.report(name),
     )
 

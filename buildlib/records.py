@@ -32,20 +32,27 @@ class Layout:
 
     def archives(self, routing_class: str) -> Path:
         """Where a class's archives, build records and inputs documents go."""
-        return self.root / "archives" / routing_class
+        return self.root.joinpath("archives", routing_class)
+
+    # One join per path: the plan makes these for every crate on every doit invocation.
+    def archive(self, routing_class: str, file_name: str) -> Path:
+        return self.root.joinpath("archives", routing_class, file_name)
 
     def record(self, routing_class: str, staticlib: str) -> Path:
-        return self.archives(routing_class) / f"{staticlib}.build.json"
+        return self.root.joinpath("archives", routing_class, f"{staticlib}.build.json")
 
     def inputs(self, routing_class: str, unit: str) -> Path:
-        return self.archives(routing_class) / f"{unit}.inputs.json"
+        return self.root.joinpath("archives", routing_class, f"{unit}.inputs.json")
 
     def verified(self, staticlib: str) -> Path:
         """A staticlib's entry in the verified store: its content-addressed archive and report."""
-        return self.root / "verified" / staticlib
+        return self.root.joinpath("verified", staticlib)
+
+    def verified_file(self, staticlib: str, file_name: str) -> Path:
+        return self.root.joinpath("verified", staticlib, file_name)
 
     def report(self, staticlib: str) -> Path:
-        return self.verified(staticlib) / "report.json"
+        return self.root.joinpath("verified", staticlib, "report.json")
 
     def program(self, name: str) -> Path:
         return self.root / "bin" / name

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,30 +134,34 @@ def _crate_from_package(package: dict[str, Any], by_dir: dict[str, str]) -> Crat
     )
 
 
-def iter_tree(top: Path, *, skip: frozenset[Path] = frozenset()) -> Iterator[Path]:
-    """Files under ``top``, pruning ``target/``, hidden directories and ``skip``."""
-    stack = [top]
+def find_files(top: Path, names: frozenset[str], *, skip: frozenset[Path] = frozenset()) -> list[Path]:
+    """Files named one of ``names`` under ``top``, pruning ``target/``, hidden directories and ``skip``.
+
+    Only what it returns becomes a Path: it runs on every doit invocation, over the whole workspace.
+    """
+    skipped = {str(path) for path in skip}
+    found: list[Path] = []
+    stack = [str(top)]
     while stack:
-        current = stack.pop()
         try:
-            entries = list(os.scandir(current))
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "target" and entry.path not in skipped:
+                            stack.append(entry.path)
+                    elif entry.name in names and entry.is_file():
+                        found.append(Path(entry.path))
         except OSError:
             continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name != "target" and path not in skip:
-                    stack.append(path)
-            elif entry.is_file():
-                yield path
+    return found
 
 
 def _manifest_key(root: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:
     environment = json.dumps(tracked_environment(environ), sort_keys=True)
     digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
-    manifests = sorted(p for p in iter_tree(root, skip=skip) if p.name in _MANIFEST_NAMES)
+    manifests = sorted(find_files(root, _MANIFEST_NAMES, skip=skip))
     for path in [*manifests, *config_files(root, environ)]:
         digest.update(str(path).encode() + b"\0")
         try:
