@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -20,6 +21,13 @@ def _temp_beside(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(name)
+
+
+def remove_temporaries(path: Path) -> None:
+    """Remove the temporary files a process killed while writing ``path`` left beside it. Only for
+    the process that alone writes ``path`` (buildlib holds the project lock while it builds)."""
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        temp.unlink(missing_ok=True)
 
 
 def _commit(temp: Path, path: Path) -> None:

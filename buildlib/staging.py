@@ -6,7 +6,7 @@ place in the output directory, so the copy overlaps the rest of the cargo call i
 following it. Nothing is installed here: only after cargo succeeded does build.install_archives
 rename a copy into place, and only if cargo's archive is still the file that was copied. Whatever
 is not installed (cargo failed, the run was interrupted, the archive changed) is removed by
-``discard``.
+``discard``, and what a killed run left is removed by the next.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class Stager:
 
     def __init__(self, places: Mapping[str, Path]) -> None:
         self._places = dict(places)
+        for place in self._places.values():
+            _fs.remove_temporaries(place)  # copies of a run killed while it staged them (kill -9)
         self._queue: queue.SimpleQueue[tuple[str, Path] | None] = queue.SimpleQueue()
         self._staged: dict[str, Staged] = {}
         self._temps: list[Path] = []

@@ -159,3 +159,21 @@ def test_lto_evidence_holds_only_for_the_archive_it_was_written_for(tmp_path: Pa
     evidence = next(tmp_path.glob(".*.buildlib-lto.json"))
     evidence.write_text('{"format": 1, "archive": [')
     assert read_lto_evidence(artifact) == (False, None), "damaged evidence is no evidence"
+
+
+def test_a_document_is_parsed_once_per_version_of_its_file(tmp_path: Path) -> None:
+    """The link and its status table read each record and report: the second read of an unchanged
+    file is the first's; a file written again (by rename, or in place) is read again."""
+    path = tmp_path / "r" / "report.json"
+    write_report(path, report(verified_at="first"))
+    first = read_report(path)
+    assert read_report(path) is first
+    write_report(path, report(verified_at="second"))  # a new inode
+    assert read_report(path).verified_at == "second"
+    path.write_bytes(report(verified_at="third, longer").to_json())  # in place, another size
+    assert read_report(path).verified_at == "third, longer"
+    records = tmp_path / "x.build.json"
+    records.write_bytes(record("x", built_at="one").to_json())
+    assert BuildRecord.from_file(records) is BuildRecord.from_file(records)
+    records.write_bytes(record("x", built_at="two, later").to_json())
+    assert BuildRecord.from_file(records).built_at == "two, later"

@@ -67,3 +67,14 @@ def test_an_archive_that_cannot_be_read_is_left_to_the_install(tmp_path: Path) -
     stager.offer("ext_a", tmp_path / "target" / "missing.a")
     assert stager.finish() == {}
     stager.discard()
+
+
+def test_copies_a_killed_run_left_are_removed_by_the_next(tmp_path: Path) -> None:
+    place = tmp_path / "out" / "libext_a.a"
+    place.parent.mkdir()
+    left = place.parent / f".{place.name}.k1ll3d.tmp"
+    left.write_bytes(b"half an archive")
+    other = place.parent / ".libext_b.a.k1ll3d.tmp"  # another archive's: not this stager's to remove
+    other.write_bytes(b"")
+    Stager({"ext_a": place}).discard()
+    assert not left.exists() and other.exists()
