@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -23,11 +23,22 @@ def _temp_beside(path: Path) -> Path:
     return Path(name)
 
 
-def remove_temporaries(path: Path) -> None:
-    """Remove the temporary files a process killed while writing ``path`` left beside it. Only for
-    the process that alone writes ``path`` (buildlib holds the project lock while it builds)."""
-    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        temp.unlink(missing_ok=True)
+def remove_temporaries(paths: Iterable[Path]) -> None:
+    """Remove the temporary files a process killed while writing one of ``paths`` left beside it.
+    Only for the process that alone writes ``paths`` (buildlib holds the project lock while it
+    builds). Each directory is listed once: a class of 200 crates keeps 600 files in one."""
+    by_directory: dict[Path, set[str]] = {}
+    for path in paths:
+        by_directory.setdefault(path.parent, set()).add(path.name)
+    for directory, names in by_directory.items():
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in entries:
+            # .<name>.<random>.tmp, as _temp_beside names them
+            if entry.startswith(".") and entry.endswith(".tmp") and entry[1:-4].rpartition(".")[0] in names:
+                (directory / entry).unlink(missing_ok=True)
 
 
 def _commit(temp: Path, path: Path) -> None:

@@ -42,14 +42,40 @@ def parse_dep_info(text: str, base: Path) -> DepInfo:
     return DepInfo(files=tuple(files), env=tuple(env))
 
 
-def dep_info_of(kind: tuple[str, ...], filenames: Iterable[Path]) -> list[Path]:
+class DepsListing:
+    """The files of each ``deps/`` directory by (name before the hash, extension), listed once:
+    with 200 crates it holds thousands, and every uplifted artifact looks for its original there."""
+
+    def __init__(self) -> None:
+        self._index: dict[Path, dict[tuple[str, str], list[str]]] = {}
+
+    def candidates(self, deps: Path, stem: str, suffix: str) -> list[Path]:
+        """What ``deps/<stem>-*<suffix>`` matches, sorted."""
+        index = self._index.get(deps)
+        if index is None:
+            index = {}
+            try:
+                names = os.listdir(deps)
+            except OSError:
+                names = []
+            for name in names:
+                base, dash, rest = name.rpartition("-")
+                if dash:
+                    index.setdefault((base, os.path.splitext(rest)[1]), []).append(name)
+            self._index[deps] = index
+        return [deps / name for name in sorted(index.get((stem, suffix), []))]
+
+
+def dep_info_of(kind: tuple[str, ...], filenames: Iterable[Path], listing: DepsListing | None = None) -> list[Path]:
     """The dep-info files rustc wrote for a unit cargo reported with ``filenames``.
 
     An artifact cargo uplifted out of ``deps/`` (the staticlib, say) is a hard
     link of ``deps/lib<name>-<hash>.<ext>``: both the dep-info cargo writes beside
     it (the unit's and its local dependencies' sources) and rustc's own in
-    ``deps/`` (which also lists the ``env!`` reads) count.
+    ``deps/`` (which also lists the ``env!`` reads) count. ``listing`` lists each
+    ``deps/`` once over many calls.
     """
+    listing = listing or DepsListing()
     found: dict[Path, None] = {}
     for filename in filenames:
         if "custom-build" in kind:
@@ -58,16 +84,16 @@ def dep_info_of(kind: tuple[str, ...], filenames: Iterable[Path]) -> list[Path]:
             continue
         if filename.parent.name != "deps":
             found[filename.with_suffix(".d")] = None
-            filename = _deps_original(filename) or filename
+            filename = _deps_original(filename, listing) or filename
         match = _DEPS_ARTIFACT.match(filename.name) if filename.parent.name == "deps" else None
         if match:
             found[filename.parent / f"{match.group(1)}.d"] = None
     return list(found)
 
 
-def _deps_original(uplifted: Path) -> Path | None:
+def _deps_original(uplifted: Path, listing: DepsListing) -> Path | None:
     """The file in ``deps/`` that ``uplifted`` is a hard link of, if any."""
-    for candidate in sorted((uplifted.parent / "deps").glob(f"{uplifted.stem}-*{uplifted.suffix}")):
+    for candidate in listing.candidates(uplifted.parent / "deps", uplifted.stem, uplifted.suffix):
         try:
             if os.path.samefile(candidate, uplifted):
                 return candidate
@@ -159,7 +185,10 @@ def cargo_reads(units: CargoUnits, cargo_root: Path) -> CargoReads:
     files: dict[Path, None] = {}
     trees: dict[Path, None] = {}
     env: dict[str, None] = {}
-    dep_infos = [dep_info for _, kind, filenames in units.local_units for dep_info in dep_info_of(kind, filenames)]
+    listing = DepsListing()
+    dep_infos = [
+        dep_info for _, kind, filenames in units.local_units for dep_info in dep_info_of(kind, filenames, listing)
+    ]
     for dep_info_file in dict.fromkeys(dep_infos):
         try:
             info = parse_dep_info(dep_info_file.read_text(), cargo_root)

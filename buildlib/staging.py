@@ -36,8 +36,7 @@ class Stager:
 
     def __init__(self, places: Mapping[str, Path]) -> None:
         self._places = dict(places)
-        for place in self._places.values():
-            _fs.remove_temporaries(place)  # copies of a run killed while it staged them (kill -9)
+        _fs.remove_temporaries(self._places.values())  # copies of a run killed while it staged them (kill -9)
         self._queue: queue.SimpleQueue[tuple[str, Path] | None] = queue.SimpleQueue()
         self._staged: dict[str, Staged] = {}
         self._temps: list[Path] = []
