@@ -133,12 +133,17 @@ def link_content_addressed(source: Path, directory: Path, stem: str, suffix: str
     Raises OSError where the file system has no hard links (the caller copies instead).
     """
     path = content_address(directory, stem, suffix, sha256)
+    try:
+        if os.path.samefile(source, path):
+            return path  # verified again without a new build: it is already there
+    except OSError:
+        pass  # no such file yet
     temp = _temp_beside(path)
     temp.unlink()
     try:
         os.link(source, temp)
         os.replace(temp, path)
-    except BaseException:
+    finally:
+        # rename(2) of two names of one file does nothing and leaves the temporary name behind.
         temp.unlink(missing_ok=True)
-        raise
     return path

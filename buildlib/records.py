@@ -285,18 +285,19 @@ class VerifyReport:
         return json.dumps(data, indent=2).encode() + b"\n"
 
 
-# Each document read in this process, by path: (size, mtime_ns, inode) when read, and what it held.
-_read: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+# Each document read in this process, by path: (size, mtime_ns, ctime_ns, inode) when read, and what it held.
+_read: dict[Path, tuple[tuple[int, int, int, int], Any]] = {}
 _T = TypeVar("_T")
 
 
 def _read_once(path: Path, parse: Callable[[bytes], _T]) -> _T:
     """``parse`` of the bytes of ``path``, parsed once per version of the file in this process (the
     link and its status table read every record and report). buildlib replaces every document it
-    writes by rename, so (size, mtime_ns, inode) of the open file names the version read."""
+    writes by rename; any write changes the change time too, which no one can set back, so
+    (size, mtime_ns, ctime_ns, inode) of the open file names the version read."""
     with path.open("rb") as handle:
         stat = os.fstat(handle.fileno())
-        version = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        version = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
         known = _read.get(path)
         if known is not None and known[0] == version:
             return cast(_T, known[1])

@@ -4,6 +4,7 @@ damaged document is one StoreError or BuildError line, never a KeyError."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,8 @@ def test_a_document_is_parsed_once_per_version_of_its_file(tmp_path: Path) -> No
     assert BuildRecord.from_file(records) is BuildRecord.from_file(records)
     records.write_bytes(record("x", built_at="two, later").to_json())
     assert BuildRecord.from_file(records).built_at == "two, later"
+    # In place, the same size, the modification time set back: the change time still differs.
+    before = records.stat()
+    records.write_bytes(record("x", built_at="six, later").to_json())
+    os.utime(records, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert BuildRecord.from_file(records).built_at == "six, later"

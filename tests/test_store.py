@@ -42,6 +42,27 @@ def test_promote_links_the_build_copy_its_record_describes(tmp_path: Path) -> No
     assert load_entry(route, hint="verify it again") == entry
 
 
+def test_verifying_the_same_build_again_leaves_one_name_in_the_store(tmp_path: Path) -> None:
+    """An exports file edited, or `doit forget verify:X`: the same build promoted again."""
+    route = plan_for(tmp_path).route("ext-a").staticlib
+    first = promote_version(route, tmp_path, described=True)
+    archive = read_archive(route.built)
+    built = {"built_identity": identity(route.built), "built_sha256": file_sha256(route.built)}
+    for _ in range(2):
+        again = promote(
+            route,
+            record("ext-a", **built),
+            verify_archive(archive, ["js_a"]),
+            ExportScan(exports=(), undecided=()),
+            link_symbols(archive),
+        )
+        assert again.archive == first.archive
+    assert sorted(p.name for p in route.report.parent.iterdir()) == sorted(
+        [first.archive.name, route.verified_archive.name, route.report.name]
+    )
+    assert first.archive.stat().st_nlink == 2  # the build's copy and the store's name, nothing hidden
+
+
 def test_a_build_copy_rewritten_in_place_is_refused_at_the_link(tmp_path: Path) -> None:
     """The price of the hard link: ``cp other.a`` over the build's copy rewrites the store's, and
     load_entry says so (the next build copies cargo's archive again: test_integration)."""
@@ -94,9 +115,12 @@ def test_load_entry_refuses_a_missing_or_swapped_archive(tmp_path: Path) -> None
         load_entry(route, hint="verify it again")
 
 
-def test_rewriting_the_built_archive_in_place_leaves_the_store_entry_intact(tmp_path: Path) -> None:
+def test_a_copied_entry_survives_the_build_copy_rewritten_in_place(tmp_path: Path) -> None:
+    """Where promotion copies (no hard links, or a record that does not describe the build's copy),
+    the store's archive is its own file."""
     route = plan_for(tmp_path).route("ext-a").staticlib
     entry = promote_version(route, tmp_path)
+    assert entry.archive.stat().st_ino != route.built.stat().st_ino
     with route.built.open("r+b") as handle:  # what `cp other.a libext_a.a` does
         handle.write(b"!<arch>\nrewritten")
     assert load_entry(route, hint="verify it again") == entry
