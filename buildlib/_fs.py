@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -31,14 +31,23 @@ def remove_temporaries(paths: Iterable[Path]) -> None:
     for path in paths:
         by_directory.setdefault(path.parent, set()).add(path.name)
     for directory, names in by_directory.items():
-        try:
-            entries = os.listdir(directory)
-        except OSError:
-            continue
-        for entry in entries:
-            # .<name>.<random>.tmp, as _temp_beside names them
-            if entry.startswith(".") and entry.endswith(".tmp") and entry[1:-4].rpartition(".")[0] in names:
-                (directory / entry).unlink(missing_ok=True)
+        _remove_temporaries(directory, names.__contains__)
+
+
+def remove_temporaries_in(directory: Path) -> None:
+    """Remove every temporary file a killed process left in ``directory``, which only the caller writes."""
+    _remove_temporaries(directory, lambda name: True)
+
+
+def _remove_temporaries(directory: Path, wanted: Callable[[str], bool]) -> None:
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        # .<name>.<random>.tmp, as _temp_beside names them
+        if entry.startswith(".") and entry.endswith(".tmp") and wanted(entry[1:-4].rpartition(".")[0]):
+            (directory / entry).unlink(missing_ok=True)
 
 
 def _commit(temp: Path, path: Path) -> None:

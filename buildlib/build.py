@@ -65,6 +65,8 @@ def run_unit(
         write_bundle(unit.bundle.directory, unit.bundle.manifest, unit.crates, unit.cwd / "Cargo.lock")
     started_ns = time.time_ns()
     stats, native_libs = None, None
+    outputs = [path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)]
+    _fs.remove_temporaries([*outputs, unit.inputs])  # what a run killed while writing them left (kill -9)
     stager = Stager({staticlib.lib_name: staticlib.built for staticlib in unit.staticlibs})
     output = CargoOutput(on_archive=stager.offer)
     try:
@@ -89,7 +91,7 @@ def run_unit(
         reads=cargo_reads(output.units, unit.cargo_root),
         target_dir=target_dir,
         extra_files=[*workspace_files, unit.cargo_root / "Cargo.toml", unit.cargo_root / "Cargo.lock"],
-        outputs=[path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)],
+        outputs=outputs,
         environ=os.environ,
         started_ns=started_ns,
     )

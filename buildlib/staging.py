@@ -6,7 +6,7 @@ place in the output directory, so the copy overlaps the rest of the cargo call i
 following it. Nothing is installed here: only after cargo succeeded does build.install_archives
 rename a copy into place, and only if cargo's archive is still the file that was copied. Whatever
 is not installed (cargo failed, the run was interrupted, the archive changed) is removed by
-``discard``, and what a killed run left is removed by the next.
+``discard``; what a killed run left, the next build of the unit removes (build.run_unit).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ class Stager:
 
     def __init__(self, places: Mapping[str, Path]) -> None:
         self._places = dict(places)
-        _fs.remove_temporaries(self._places.values())  # copies of a run killed while it staged them (kill -9)
         self._queue: queue.SimpleQueue[tuple[str, Path] | None] = queue.SimpleQueue()
         self._staged: dict[str, Staged] = {}
         self._temps: list[Path] = []

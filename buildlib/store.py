@@ -105,6 +105,7 @@ def promote(
     for stale in staticlib.verified_archive.parent.glob(f"{staticlib.verified_archive.stem}-*.a"):
         if stale != archive:
             stale.unlink(missing_ok=True)
+    _fs.remove_temporaries_in(staticlib.report.parent)  # a killed promotion's (the entry is buildlib's alone)
     return _entry(staticlib, report)
 
 

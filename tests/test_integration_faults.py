@@ -119,6 +119,28 @@ def test_a_crate_that_does_not_compile_keeps_every_last_good_archive(project: Pr
     assert project.run_program().returncode == 0
 
 
+def test_temporary_archives_a_killed_run_left_are_removed_by_the_next_build(project: Project) -> None:
+    """A run killed while it copied an archive out of target/, or promoted one into the store,
+    leaves a temporary archive (22 MB for a real crate); the next build and promotion remove it."""
+    build = project.root / "build"
+    left = [
+        build / "archives" / "routed" / ".libext_zlib.a.k1ll3d.tmp",
+        build / "archives" / "routed" / ".ext-zlib.build.json.k1ll3d.tmp",
+        build / "verified" / "ext-zlib" / ".libext_zlib-0123456789abcdef.a.k1ll3d.tmp",
+    ]
+    for path in left:
+        path.write_bytes(b"!<arch>\nhalf")
+    kept = build / "archives" / "together" / ".libext_net.a.k1ll3d.tmp"  # a unit that does not run
+    kept.write_bytes(b"")
+    edit(project, "ext-zlib/src/codec.rs", "after a kill")
+    result = project.doit("link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"build:routed", "verify:ext-zlib"} <= executed(result)
+    assert [path for path in left if path.exists()] == []
+    assert kept.exists()
+    kept.unlink()
+
+
 def test_no_cargo_on_path_is_one_clear_error(project: Project) -> None:
     # A PATH of its own, with the C compiler and nothing else: a machine's /usr/bin may hold a cargo.
     tools = project.root / "no-cargo-bin"
@@ -223,3 +245,7 @@ def test_kill_9_at_each_phase_loses_nothing(project: Project) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert project.run_program().returncode == 0
     assert executed(project.doit("link")) == set()
+    # A kill while copying or promoting leaves a temporary archive; the next build or promotion
+    # of that archive removes it, and every unit killed during its build ran again.
+    left = [p for p in (project.root / "build").rglob(".*.tmp") if ".a." in p.name]
+    assert left == [], left

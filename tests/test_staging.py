@@ -69,12 +69,15 @@ def test_an_archive_that_cannot_be_read_is_left_to_the_install(tmp_path: Path) -
     stager.discard()
 
 
-def test_copies_a_killed_run_left_are_removed_by_the_next(tmp_path: Path) -> None:
+def test_temporaries_a_killed_run_left_are_found_by_their_names(tmp_path: Path) -> None:
+    """What build.run_unit removes before a build: the temporaries of the unit's own files only."""
     place = tmp_path / "out" / "libext_a.a"
     place.parent.mkdir()
     left = place.parent / f".{place.name}.k1ll3d.tmp"
     left.write_bytes(b"half an archive")
-    other = place.parent / ".libext_b.a.k1ll3d.tmp"  # another archive's: not this stager's to remove
+    other = place.parent / ".libext_b.a.k1ll3d.tmp"  # another archive's: not this unit's to remove
     other.write_bytes(b"")
-    Stager({"ext_a": place}).discard()
+    _fs.remove_temporaries([place])
     assert not left.exists() and other.exists()
+    _fs.remove_temporaries_in(place.parent)
+    assert not other.exists()

@@ -63,6 +63,15 @@ def test_verifying_the_same_build_again_leaves_one_name_in_the_store(tmp_path: P
     assert first.archive.stat().st_nlink == 2  # the build's copy and the store's name, nothing hidden
 
 
+def test_promotion_removes_what_a_killed_promotion_left(tmp_path: Path) -> None:
+    route = plan_for(tmp_path).route("ext-a").staticlib
+    first = promote_version(route, tmp_path, described=True)
+    left = route.report.parent / f".{first.archive.name}.k1ll3d.tmp"
+    os.link(first.archive, left)  # killed between the link and the rename
+    promote_version(route, tmp_path, 2, described=True)
+    assert not left.exists()
+
+
 def test_a_build_copy_rewritten_in_place_is_refused_at_the_link(tmp_path: Path) -> None:
     """The price of the hard link: ``cp other.a`` over the build's copy rewrites the store's, and
     load_entry says so (the next build copies cargo's archive again: test_integration)."""
