@@ -48,7 +48,8 @@ def run_unit(
     """Run ``unit``'s cargo call, then install each archive, its build record, and the unit's inputs.
 
     cargo's own progress goes straight to the terminal; compiler diagnostics are
-    shown under the crate's name. Nothing is installed unless cargo succeeded
+    shown under the crate's name. Each archive cargo writes is copied (and hashed)
+    while cargo builds the rest (staging). Nothing is installed unless cargo succeeded
     and reported every archive, so the previous archives stay as they were. The
     inputs document (freshness) is written last: until it is, the unit is stale.
     ``label`` starts every message (the task's name), ``target_dir`` is cargo's,
