@@ -29,19 +29,6 @@ def promote_version(route: Staticlib, tmp_path: Path, version: int = 1, *, descr
     return promote(route, record("ext-a", **built), result, ExportScan(exports=(), undecided=()), link_symbols(archive))
 
 
-def test_promote_links_the_build_copy_its_record_describes(tmp_path: Path) -> None:
-    """No bytes are copied: the store's archive is a second name of the build's copy."""
-    route = plan_for(tmp_path).route("ext-a").staticlib
-    entry = promote_version(route, tmp_path, described=True)
-    assert entry.archive.stat().st_ino == route.built.stat().st_ino
-    assert entry.sha256 == file_sha256(route.built)
-    assert load_entry(route, hint="verify it again") == entry
-    # The next build installs a new file by rename: the store's archive keeps its bytes.
-    (tmp_path / "new.a").write_bytes(b"!<arch>\n")
-    (tmp_path / "new.a").replace(route.built)
-    assert load_entry(route, hint="verify it again") == entry
-
-
 def test_verifying_the_same_build_again_leaves_one_name_in_the_store(tmp_path: Path) -> None:
     """An exports file edited, or `doit forget verify:X`: the same build promoted again."""
     route = plan_for(tmp_path).route("ext-a").staticlib
@@ -98,10 +85,14 @@ def test_a_build_copy_its_record_does_not_describe_is_copied(tmp_path: Path) -> 
     assert entry.sha256 == file_sha256(route.built) != stale["built_sha256"]
 
 
-def test_promote_then_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("described", [False, True], ids=["copied", "linked"])
+def test_promote_then_load(tmp_path: Path, described: bool) -> None:
     route = plan_for(tmp_path).route("ext-a").staticlib
-    entry = promote_version(route, tmp_path)
+    entry = promote_version(route, tmp_path, described=described)
     assert route.verified_archive.read_bytes() == route.built.read_bytes()
+    assert entry.sha256 == file_sha256(route.built)
+    # Linked, no bytes are copied: the store's archive is a second name of the build's copy.
+    assert (entry.archive.stat().st_ino == route.built.stat().st_ino) is described
     report = json.loads(route.report.read_text())
     assert report["verify"]["ok"] is True and report["native_static_libs"] == ["-lc", "-lm"]
     assert ["js_a", None, None] in report["link_symbols"]["symbols"]
