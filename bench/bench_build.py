@@ -11,7 +11,9 @@ too noisy for absolute times:
      target/, no shared cache), the median of --repeat rounds that alternate which side goes first;
   c. one crate edited: `doit link` (exactly 1 cargo call) vs that crate's cargo call,
      `buildlib verify --crate` and the cc link run by hand;
-  d. verifying all N archives in one process vs `llvm-nm --no-llvm-bc -g` per archive.
+  d. verifying all N archives in one process vs `llvm-nm --no-llvm-bc -g` per archive;
+  e. on the registry-crate fixture workspace (crates-fixtures/real), cold `doit link` vs plain
+     `cargo build --release` and the same cc link (bench/_real.py).
 
 With --cache, only the compile cache's figure (bench/_cache.py): a cold `doit link` with a warm
 sccache cache vs a cold one without, written to its own section of bench/results.md.
@@ -39,6 +41,7 @@ from typing import Any
 
 import _synth
 from _cache import warm_cache_link
+from _real import real_cold
 from _report import (
     Figure,
     median_alternating,
@@ -393,6 +396,8 @@ def run_bench(args: argparse.Namespace, workdir: Path, tools: Tools) -> list[Fig
     figures: list[Figure] = []
     for n in sizes:
         figures += cache_scale(workdir, n, tools) if args.cache else bench_scale(workdir, n, args.repeat, tools)
+    if not args.cache:
+        figures.append(real_cold(workdir, args.repeat, tools))
     return figures
 
 
