@@ -30,11 +30,9 @@ class Layout:
 
     root: Path
 
-    def archives(self, routing_class: str) -> Path:
-        """Where a class's archives, build records and inputs documents go."""
-        return self.root.joinpath("archives", routing_class)
-
-    # One join per path: the plan makes these for every crate on every doit invocation.
+    # A class's archives, build records and inputs documents go under archives/<class>/, a
+    # staticlib's store entry under verified/<staticlib>/. One join per path: the plan makes
+    # these for every crate on every doit invocation.
     def archive(self, routing_class: str, file_name: str) -> Path:
         return self.root.joinpath("archives", routing_class, file_name)
 
@@ -43,10 +41,6 @@ class Layout:
 
     def inputs(self, routing_class: str, unit: str) -> Path:
         return self.root.joinpath("archives", routing_class, f"{unit}.inputs.json")
-
-    def verified(self, staticlib: str) -> Path:
-        """A staticlib's entry in the verified store: its content-addressed archive and report."""
-        return self.root.joinpath("verified", staticlib)
 
     def verified_file(self, staticlib: str, file_name: str) -> Path:
         return self.root.joinpath("verified", staticlib, file_name)
