@@ -24,6 +24,7 @@ sccache cache vs a cold one without, written to its own section of bench/results
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -35,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -348,15 +349,25 @@ def touch_rebuild(ours: Layout, n: int, repeat: int, tools: Tools) -> list[Figur
     ]
 
 
-def bench_scale(workdir: Path, n: int, repeat: int, tools: Tools) -> list[Figure]:
-    """Every figure at N crates; each workspace copy is deleted as soon as its figures are taken."""
-    check_disk(workdir, n)
+@contextlib.contextmanager
+def scale_template(workdir: Path, n: int, tools: Tools) -> Iterator[tuple[Path, Layout]]:
+    """The directory of the figures at N crates and its generated project (rustc and std warm in
+    the page cache); the directory is removed when they are taken."""
     scale_dir = workdir / f"n{n}"
     scale_dir.mkdir()
     try:
         progress(f"N={n}: generating the workspace")
         template = make_template(scale_dir / "template", n, tools)
         warm_up(template, scale_dir / "warm", tools)
+        yield scale_dir, template
+    finally:
+        shutil.rmtree(scale_dir, ignore_errors=True)
+
+
+def bench_scale(workdir: Path, n: int, repeat: int, tools: Tools) -> list[Figure]:
+    """Every figure at N crates; each workspace copy is deleted as soon as its figures are taken."""
+    check_disk(workdir, n)
+    with scale_template(workdir, n, tools) as (scale_dir, template):
         ours, cold = cold_link(template, scale_dir, n, repeat, tools)
         figures = [link_after_cold(ours, n, tools)]
         figures.append(noop_link(ours, write_bare_dodo(scale_dir / "bare"), n, repeat, tools))
@@ -367,8 +378,6 @@ def bench_scale(workdir: Path, n: int, repeat: int, tools: Tools) -> list[Figure
         figures.append(verify_all(ours, n, repeat, tools))
         figures += [dataclasses.replace(f, limit=f.limit + alone) for f in touch_rebuild(ours, n, repeat, tools)]
         return figures
-    finally:
-        shutil.rmtree(scale_dir, ignore_errors=True)
 
 
 def cargo_version(tools: Tools) -> str:
@@ -403,15 +412,8 @@ def run_bench(args: argparse.Namespace, workdir: Path, tools: Tools) -> list[Fig
 
 def cache_scale(workdir: Path, n: int, tools: Tools) -> list[Figure]:
     """The compile cache's figure at N crates."""
-    scale_dir = workdir / f"n{n}"
-    scale_dir.mkdir()
-    try:
-        progress(f"N={n}: generating the workspace")
-        template = make_template(scale_dir / "template", n, tools)
-        warm_up(template, scale_dir / "warm", tools)
+    with scale_template(workdir, n, tools) as (scale_dir, template):
         return [warm_cache_link(template, scale_dir, n, tools)]
-    finally:
-        shutil.rmtree(scale_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
