@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
+
+# What os.link raises where the file system cannot give a file a second name: copy instead.
+NO_HARD_LINKS = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 def identity(path: Path) -> tuple[int, int, int]:
     """(size, mtime_ns, inode) of ``path``: unchanged, a file nobody rewrites in place has its bytes;
-    buildlib replaces every file it writes (a new inode), and cargo rewrites its archives the same way."""
+    buildlib replaces every file it writes (a new inode), and rustc, cargo and sccache write their
+    archives the same way (a new file renamed into place)."""
     stat = path.stat()
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
@@ -61,14 +68,18 @@ def _commit(temp: Path, path: Path) -> None:
 
 
 def install(temp: Path, path: Path) -> None:
-    """Rename the synced temporary file ``temp`` (from ``stage_copy``) to ``path``; removed on failure."""
+    """Rename the synced temporary file ``temp`` (from ``stage_link`` or ``stage_copy``) to ``path``;
+    the temporary name is gone afterwards, whatever happened."""
     try:
-        # mkstemp made the temporary file private; the final file gets the mode the umask gives.
-        os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
-    except BaseException:
+    finally:
+        # rename(2) of two names of one file does nothing and leaves the temporary name behind.
         temp.unlink(missing_ok=True)
-        raise
+
+
+def _public(temp: Path) -> None:
+    """mkstemp made the temporary file private; the final file gets the mode the umask gives."""
+    os.chmod(temp, 0o666 & ~_umask())
 
 
 def _umask() -> int:
@@ -81,6 +92,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` through a synced temporary file and a rename."""
     temp = _temp_beside(path)
     try:
+        _public(temp)
         temp.write_bytes(data)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -100,6 +112,41 @@ def symlink_atomic(target: str, path: Path) -> None:
         raise
 
 
+def stage_link(source: Path, path: Path) -> tuple[Path, str]:
+    """Give ``source`` a second name, a temporary hard link beside ``path``, synced and hashed: no
+    bytes are copied. A later rebuild writes a new file under ``source``'s name and leaves this one
+    be. Where the file system has no hard links, ``source`` is copied (``stage_copy``).
+
+    Returns the temporary name, for ``install``, and the full SHA-256 of the file's bytes.
+    """
+    temp = _temp_beside(path)
+    temp.unlink()
+    try:
+        os.link(source, temp)
+    except OSError as e:
+        if e.errno not in NO_HARD_LINKS:
+            raise
+        return stage_copy(source, path)
+    try:
+        digest = hashlib.sha256()
+        with temp.open("rb") as reader:
+            _hash_into(digest, reader)
+            os.fsync(reader.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp, digest.hexdigest()
+
+
+def _hash_into(digest: hashlib._Hash, reader: io.BufferedReader, writer: BinaryIO | None = None) -> None:
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    while size := reader.readinto(buffer):
+        digest.update(view[:size])
+        if writer is not None:
+            writer.write(view[:size])
+
+
 def stage_copy(source: Path, path: Path) -> tuple[Path, str]:
     """Copy ``source`` into a synced temporary file beside ``path``, hashing the bytes as they are
     written (one pass reads, hashes and writes). Returns the temporary file, for ``install``, and the
@@ -107,10 +154,9 @@ def stage_copy(source: Path, path: Path) -> tuple[Path, str]:
     temp = _temp_beside(path)
     digest = hashlib.sha256()
     try:
+        _public(temp)
         with source.open("rb") as reader, temp.open("wb") as writer:
-            while chunk := reader.read(1 << 20):
-                digest.update(chunk)
-                writer.write(chunk)
+            _hash_into(digest, reader, writer)
             writer.flush()
             os.fsync(writer.fileno())
     except BaseException:
@@ -149,10 +195,6 @@ def link_content_addressed(source: Path, directory: Path, stem: str, suffix: str
         pass  # no such file yet
     temp = _temp_beside(path)
     temp.unlink()
-    try:
-        os.link(source, temp)
-        os.replace(temp, path)
-    finally:
-        # rename(2) of two names of one file does nothing and leaves the temporary name behind.
-        temp.unlink(missing_ok=True)
+    os.link(source, temp)
+    install(temp, path)
     return path

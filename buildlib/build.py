@@ -1,8 +1,9 @@
 """Running a build unit's cargo call and recording what it produced.
 
-What cargo says (messages.CargoOutput) names each archive it wrote; each is copied into the
-output directory under a new inode while cargo goes on (staging), installed once cargo
-succeeded, next to a build record, so a later failed build can never damage it.
+What cargo says (messages.CargoOutput) names each archive it wrote; each gets a name of its own
+in the output directory (a hard link, hashed while cargo goes on: staging), installed once cargo
+succeeded, next to a build record. rustc writes a rebuilt archive as a new file, so a later
+failed build can never damage it; a file written in place since is built again (run_unit).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TextIO
 from . import _fs
 from .bundle import write_bundle
 from .cache import counted_call
-from .depinfo import cargo_reads, parse_dep_info
+from .depinfo import DepsListing, cargo_reads, deps_original, parse_dep_info
 from .errors import BuildError
 from .freshness import collect_inputs, write_inputs
 from .messages import CargoOutput
@@ -48,10 +49,12 @@ def run_unit(
     """Run ``unit``'s cargo call, then install each archive, its build record, and the unit's inputs.
 
     cargo's own progress goes straight to the terminal; compiler diagnostics are
-    shown under the crate's name. Each archive cargo writes is copied (and hashed)
-    while cargo builds the rest (staging). Nothing is installed unless cargo succeeded
+    shown under the crate's name. Each archive cargo writes is staged (linked and hashed)
+    while cargo builds the rest. Nothing is installed unless cargo succeeded
     and reported every archive, so the previous archives stay as they were. The
     inputs document (freshness) is written last: until it is, the unit is stale.
+    An archive written in place since its build (its names in target/ and in the
+    output directory are one file) is removed from target/ first, so cargo builds it again.
     ``label`` starts every message (the task's name), ``target_dir`` is cargo's,
     ``workspace_files`` the workspace manifest and lockfile.
 
@@ -68,6 +71,8 @@ def run_unit(
     stats, native_libs = None, None
     outputs = [path for staticlib in unit.staticlibs for path in (staticlib.built, staticlib.record)]
     _fs.remove_temporaries([*outputs, unit.inputs])  # what a run killed while writing them left (kill -9)
+    previous = _previous_records(unit)
+    _unshare_rewritten(unit, previous, label=label, out=out)
     stager = Stager({staticlib.lib_name: staticlib.built for staticlib in unit.staticlibs})
     output = CargoOutput(on_archive=stager.offer)
     try:
@@ -80,7 +85,6 @@ def run_unit(
             native_libs = probed_native_libs(unit, output)
         staged = stager.finish()
         seconds = time.monotonic() - started
-        previous = _previous_records(unit)
         records = install_archives(
             unit, output, seconds, label=label, previous=previous, native_libs=native_libs, cache=stats, staged=staged
         )
@@ -196,6 +200,38 @@ def _previous_records(unit: BuildUnit) -> dict[str, BuildRecord]:
     return records
 
 
+def _unshare_rewritten(unit: BuildUnit, previous: Mapping[str, BuildRecord], *, label: str, out: TextIO) -> None:
+    """Remove cargo's names of each archive written in place since it was built.
+
+    The build's file is a hard link of cargo's, so ``cp other.a`` over either name rewrites both;
+    cargo would find the unit fresh (the file is newer than its sources) and report those bytes.
+    Without its file in deps/, cargo builds the unit again.
+    """
+    listing = DepsListing()
+    for staticlib in unit.staticlibs:
+        record = previous.get(staticlib.name)
+        if record is None:
+            continue
+        artifact = Path(record.artifact)
+        try:
+            if not os.path.samefile(artifact, staticlib.built):
+                continue
+            now = _fs.identity(staticlib.built)
+        except OSError:
+            continue
+        if now[2] != record.built_identity[2] or now == record.built_identity:
+            continue
+        print(
+            f"{label}: {staticlib.label}: {artifact} was written in place since it was built; "
+            "removed so cargo builds it again",
+            file=out,
+            flush=True,
+        )
+        for path in (deps_original(artifact, listing), artifact):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
 def lto_applied(requested: str, passed: str | None) -> bool:
     """Whether rustc got the requested mode; no -C lto means no cross-crate LTO, which is what "off" asks."""
     return passed == requested or (requested == "off" and passed is None)
@@ -212,10 +248,11 @@ def install_archives(
     cache: CacheStats | None = None,
     staged: Mapping[str, Staged] | None = None,
 ) -> list[BuildRecord]:
-    """Copy each reported archive into place and write its record; all or nothing is checked first.
+    """Give each reported archive its name in the output directory (a hard link, or a copy where
+    the file system has none) and write its record; all or nothing is checked first.
 
-    An archive already copied while cargo ran (``staged``, by library name) is renamed into place
-    when cargo's archive is still the file that was copied, and copied again otherwise.
+    An archive already staged while cargo ran (``staged``, by library name) is renamed into place
+    when cargo's archive is still the file that was staged, and staged again otherwise.
 
     When cargo reused a fresh build it prints no rustc command, so the -C lto of
     the previous record of the same command and toolchain is carried over.
@@ -255,7 +292,7 @@ def install_archives(
             and before.toolchain == unit.toolchain
         )
         if same_call and before is not None and _kept(before, artifact, staticlib.built, native_libs[lib_name]):
-            records.append(before)  # cargo found it fresh and nobody touched the copy: leave both be
+            records.append(before)  # cargo found it fresh and nobody touched the file: leave it be
             continue
         if not observed and same_call and before is not None:
             observed, passed = before.lto_observed, before.lto_passed
@@ -288,8 +325,8 @@ def install_archives(
             cache=cache,
             artifact_identity=_fs.identity(artifact)[:2],
         )
-        copy = take((staged or {}).get(lib_name), artifact)
-        temp, sha256 = (copy.temp, copy.sha256) if copy else _fs.stage_copy(artifact, staticlib.built)
+        ready = take((staged or {}).get(lib_name), artifact)
+        temp, sha256 = (ready.temp, ready.sha256) if ready else _fs.stage_link(artifact, staticlib.built)
         _fs.install(temp, staticlib.built)
         record = dataclasses.replace(record, built_identity=_fs.identity(staticlib.built), built_sha256=sha256)
         _fs.write_atomic(staticlib.record, record.to_json())
@@ -298,7 +335,7 @@ def install_archives(
 
 
 def _kept(before: BuildRecord, artifact: Path, built: Path, native_libs: tuple[str, ...]) -> bool:
-    """Whether the last copy and record still stand: cargo left ``artifact`` as it was, nobody touched ``built``."""
+    """Whether the last build's file and record still stand: cargo left ``artifact`` as it was, nobody touched ``built``."""
     try:
         return (
             before.artifact == str(artifact)

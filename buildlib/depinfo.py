@@ -84,14 +84,14 @@ def dep_info_of(kind: tuple[str, ...], filenames: Iterable[Path], listing: DepsL
             continue
         if filename.parent.name != "deps":
             found[filename.with_suffix(".d")] = None
-            filename = _deps_original(filename, listing) or filename
+            filename = deps_original(filename, listing) or filename
         match = _DEPS_ARTIFACT.match(filename.name) if filename.parent.name == "deps" else None
         if match:
             found[filename.parent / f"{match.group(1)}.d"] = None
     return list(found)
 
 
-def _deps_original(uplifted: Path, listing: DepsListing) -> Path | None:
+def deps_original(uplifted: Path, listing: DepsListing) -> Path | None:
     """The file in ``deps/`` that ``uplifted`` is a hard link of, if any."""
     for candidate in listing.candidates(uplifted.parent / "deps", uplifted.stem, uplifted.suffix):
         try:

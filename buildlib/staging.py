@@ -1,12 +1,13 @@
-"""Copying each archive cargo reports while cargo goes on building the others.
+"""Taking each archive cargo reports while cargo goes on building the others.
 
 cargo prints a ``compiler-artifact`` message as soon as a staticlib is written. A worker thread
-copies that archive then, hashing the bytes as they pass, into a synced temporary file beside its
-place in the output directory, so the copy overlaps the rest of the cargo call instead of
-following it. Nothing is installed here: only after cargo succeeded does build.install_archives
-rename a copy into place, and only if cargo's archive is still the file that was copied. Whatever
-is not installed (cargo failed, the run was interrupted, the archive changed) is removed by
-``discard``; what a killed run left, the next build of the unit removes (build.run_unit).
+then gives that file a temporary second name (a hard link; a copy where the file system has
+none) beside its place in the output directory, and hashes and syncs it, so that work overlaps
+the rest of the cargo call instead of following it. Nothing is installed here: only after cargo
+succeeded does build.install_archives rename a staged name into place, and only if cargo's
+archive is still the file that was staged. Whatever is not installed (cargo failed, the run was
+interrupted, the archive changed) is removed by ``discard``; what a killed run left, the next
+build of the unit removes (build.run_unit).
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ from . import _fs
 
 @dataclass(frozen=True, slots=True)
 class Staged:
-    """A copy of cargo's archive, not yet installed."""
+    """cargo's archive under a temporary name (``_fs.stage_link``), not yet installed."""
 
-    temp: Path  # a synced temporary file beside the archive's place
+    temp: Path  # a synced temporary name beside the archive's place
     sha256: str  # of the bytes in ``temp``
-    source: Path  # cargo's archive it was read from
-    source_identity: tuple[int, int]  # (size, mtime_ns) of that archive before and after the copy
+    source: Path  # cargo's archive it was taken from
+    source_identity: tuple[int, int]  # (size, mtime_ns) of that archive before and after hashing
 
 
 class Stager:
-    """Copies archives in a worker thread as cargo reports them; ``places`` maps each library target
+    """Stages archives in a worker thread as cargo reports them; ``places`` maps each library target
     name to where its archive is installed."""
 
     def __init__(self, places: Mapping[str, Path]) -> None:
@@ -44,7 +45,7 @@ class Stager:
         self._thread.start()
 
     def offer(self, lib_name: str, archive: Path) -> None:
-        """cargo wrote ``archive`` for ``lib_name`` in this call: copy it, if it is one of ours."""
+        """cargo wrote ``archive`` for ``lib_name`` in this call: stage it, if it is one of ours."""
         if lib_name in self._places:
             self._queue.put((lib_name, archive))
 
@@ -55,21 +56,21 @@ class Stager:
                 continue
             try:
                 before = _fs.identity(archive)[:2]
-                temp, sha256 = _fs.stage_copy(archive, self._places[lib_name])
+                temp, sha256 = _fs.stage_link(archive, self._places[lib_name])
                 self._temps.append(temp)
                 if _fs.identity(archive)[:2] == before:
                     self._staged[lib_name] = Staged(temp, sha256, archive, before)
             except OSError:
-                continue  # install_archives copies it itself, and says what failed
+                continue  # install_archives stages it itself, and says what failed
 
     def finish(self) -> dict[str, Staged]:
-        """Wait for the copies of everything offered; returns them by library target name."""
+        """Wait for everything offered to be staged; returns it by library target name."""
         self._queue.put(None)
         self._thread.join()
         return dict(self._staged)
 
     def discard(self) -> None:
-        """Stop copying (what is queued is dropped), then remove every copy not installed."""
+        """Stop staging (what is queued is dropped), then remove every staged name not installed."""
         self._stopped.set()
         if self._thread.is_alive():
             self.finish()
@@ -78,7 +79,7 @@ class Stager:
 
 
 def take(staged: Staged | None, archive: Path) -> Staged | None:
-    """``staged`` when it is a copy of ``archive`` as it is now, else None (copy it again)."""
+    """``staged`` when it is ``archive`` as it is now, else None (stage it again)."""
     try:
         if staged is not None and staged.source == archive and _fs.identity(archive)[:2] == staged.source_identity:
             return staged

@@ -2,19 +2,19 @@
 
 An archive enters the store only through ``promote``; its report, written through a synced
 temporary file and a rename, is the commit point and names the archive's size, identity and
-SHA-256. The store's archive is a second hard link to the build's copy in the output directory
-(build.install_archives copied it from cargo's target/, hashing it as it went), so promotion
-copies no bytes: the next build installs a new file under a new inode and leaves this one be.
-Where hard links fail, or the build's copy is no longer the file its record describes, the
-archive is copied instead. Someone who rewrites the build's copy in place
-(``cp other.a build/archives/...``) rewrites the store's with it: the link reads only store
-entries, ``load_entry`` refuses an entry whose archive does not match its report, and the next
-build finds its copy touched and copies cargo's archive again.
+SHA-256. The store's archive is one more hard link to the file cargo wrote (build.install_archives
+gave it its name in the output directory, hashing it), so no bytes are copied: rustc, cargo and
+sccache write a rebuilt archive as a new file renamed into place and leave this one be. Where hard
+links fail, or the build's file is no longer the one its record describes, the archive is copied.
+
+Someone who rewrites one of those names in place (``cp other.a target/release/libx.a``) rewrites
+them all: the link reads only store entries, ``load_entry`` refuses an entry whose archive does
+not match its report, and the next build sees the file touched, removes cargo's names of it and
+has cargo build it again (build.run_unit).
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -109,13 +109,9 @@ def promote(
     return _entry(staticlib, report)
 
 
-# What os.link raises where the file system cannot give a file a second name: the archive is copied.
-_NO_HARD_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
-
-
 def _store_archive(staticlib: Staticlib, record: BuildRecord, *, sealed: bool) -> tuple[Path, str]:
     """The archive's content-addressed file in the store, and its SHA-256: a hard link to the
-    build's copy while that is the file the record describes, a copy otherwise."""
+    build's file while that is the one the record describes, a copy otherwise."""
     target = staticlib.verified_archive
     source = staticlib.sealed if sealed else staticlib.built
     directory, stem, suffix = target.parent, target.stem, target.suffix
@@ -123,7 +119,7 @@ def _store_archive(staticlib: Staticlib, record: BuildRecord, *, sealed: bool) -
         try:
             return _fs.link_content_addressed(source, directory, stem, suffix, record.built_sha256), record.built_sha256
         except OSError as e:
-            if e.errno not in _NO_HARD_LINKS:
+            if e.errno not in _fs.NO_HARD_LINKS:
                 raise
     return _fs.copy_content_addressed(source, directory, stem, suffix)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def test_cargo_messages_give_archives_native_libs_and_diagnostics() -> None:
     assert [s for s in shown if s] == [("ext_c", "warning: unused variable: `x`\n")]
 
 
-def test_install_copies_each_archive_with_a_record(tmp_path: Path) -> None:
+def test_install_links_each_archive_with_a_record(tmp_path: Path) -> None:
+    """The build's file is a second name of cargo's (no bytes copied); rustc's next build writes a
+    new file under cargo's name, and the build's keeps the bytes its record describes."""
     plan = plan_for(tmp_path)
     unit = plan.units[-1]  # the "shared" class: ext-c and ext-d together
     output = CargoOutput()
@@ -55,9 +58,15 @@ def test_install_copies_each_archive_with_a_record(tmp_path: Path) -> None:
     assert [r.name for r in records] == ["ext-c", "ext-d"]
     staticlib = unit.staticlibs[0]
     assert staticlib.built.read_bytes() == b"!<arch>\next_c"
-    assert staticlib.built.stat().st_ino != (tmp_path / "libext_c.a").stat().st_ino
+    assert staticlib.built.stat().st_ino == (tmp_path / "libext_c.a").stat().st_ino
     record = BuildRecord.from_file(staticlib.record)
     assert record == records[0]
+    assert record.built_sha256 == hashlib.sha256(b"!<arch>\next_c").hexdigest()
+    rebuilt = tmp_path / "libext_c.a.new"
+    rebuilt.write_bytes(b"!<arch>\nrebuilt")
+    rebuilt.replace(tmp_path / "libext_c.a")
+    assert staticlib.built.read_bytes() == b"!<arch>\next_c"
+    assert not list(staticlib.built.parent.glob(".*.tmp"))
     assert (record.routing_class, record.lto, record.native_static_libs) == ("shared", "thin", ("-lc",))
     assert record.command == unit.command
 

@@ -7,13 +7,17 @@ edits, then a replaced archive. A logging `cargo` shim first on PATH counts call
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
+
+from buildlib.records import BuildRecord
 
 from .conftest import PROJECT, Project, copy_project, executed, require
 
@@ -183,19 +187,52 @@ def test_a_build_copy_rewritten_in_place_is_copied_again_from_cargo(project: Pro
     assert project.run_program().returncode == 0
 
 
+def test_cargo_archive_written_in_place_is_built_again(project: Project) -> None:
+    """cargo's archive and the build's file are one file (a hard link), so ``cp`` over cargo's name
+    rewrites both, and cargo would find the unit fresh. The next ``doit link`` removes cargo's names
+    of that file, cargo builds the crate again, and the rebuilt archive is verified and linked."""
+    artifact = project.root / "crates-fixtures" / "target" / "buildlib-hot" / "libext_hash.a"
+    built = project.root / "build" / "archives" / "hot" / "libext_hash.a"
+    good = artifact.read_bytes()
+    assert os.path.samefile(artifact, built)
+    shutil.copyfile(project.root / "build" / "archives" / "routed" / "libext_zlib.a", artifact)
+    assert built.read_bytes() != good
+    result = project.doit("link")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"{artifact} was written in place since it was built; removed so cargo builds it again" in output
+    assert {"build:ext-hash", "verify:ext-hash", "link"} <= executed(result)
+    assert BuildRecord.from_file(built.with_name("ext-hash.build.json")).units_compiled >= 1
+    assert built.read_bytes() == good and os.path.samefile(artifact, built)
+    assert project.run_program().returncode == 0
+
+
+def rebuild_as_rustc(original: Path, uplifted: Path, data: bytes) -> None:
+    """Write ``data`` as rustc writes an archive (a new file renamed into place) and uplift it as cargo does."""
+    temp = original.with_name(f"{original.name}.new")
+    temp.write_bytes(data)
+    temp.replace(original)
+    uplifted.unlink()
+    os.link(original, uplifted)
+
+
 def test_an_archive_without_the_exports_stops_at_verify(project: Project) -> None:
     verified = project.root / "build" / "verified" / "ext-hash" / "libext_hash.a"
     verified_before = verified.read_bytes()
     program_before = project.program.stat().st_mtime_ns
-    # cargo's own artifact replaced: cargo still finds the unit fresh and reports this file.
+    # A rebuild that lost the exports, as rustc and cargo write one: a new file renamed over the
+    # archive in deps/, then uplifted again. cargo finds the unit fresh and reports that file.
     artifact = project.root / "crates-fixtures" / "target" / "buildlib-hot" / "libext_hash.a"
+    original = next(p for p in artifact.parent.glob("deps/libext_hash-*.a") if os.path.samefile(p, artifact))
     good = artifact.read_bytes()
-    shutil.copyfile(project.root / "build" / "archives" / "routed" / "libext_zlib.a", artifact)
+    rebuild_as_rustc(
+        original, artifact, (project.root / "build" / "archives" / "routed" / "libext_zlib.a").read_bytes()
+    )
     try:
         assert project.doit("forget", "build:ext-hash").returncode == 0
         result = project.doit("link")
     finally:
-        artifact.write_bytes(good)
+        rebuild_as_rustc(original, artifact, good)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "verify:ext-hash: 3 of 3 expected exports cannot be linked" in output

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from pathlib import Path
+
+import pytest
 
 from buildlib import _fs
 from buildlib.staging import Stager, take
@@ -21,7 +24,7 @@ def temporaries(directory: Path) -> list[Path]:
     return sorted(directory.glob(".*.tmp"))
 
 
-def test_an_offered_archive_is_copied_and_hashed_beside_its_place(tmp_path: Path) -> None:
+def test_an_offered_archive_is_linked_and_hashed_beside_its_place(tmp_path: Path) -> None:
     artifact = cargo_archive(tmp_path / "target" / "libext_a.a", b"!<arch>\n" + os.urandom(3 << 20))
     place = tmp_path / "out" / "libext_a.a"
     stager = Stager({"ext_a": place})
@@ -30,7 +33,7 @@ def test_an_offered_archive_is_copied_and_hashed_beside_its_place(tmp_path: Path
     staged = stager.finish()
     assert list(staged) == ["ext_a"]
     copy = staged["ext_a"]
-    assert copy.temp.parent == place.parent and copy.temp.read_bytes() == artifact.read_bytes()
+    assert copy.temp.parent == place.parent and os.path.samefile(copy.temp, artifact)
     assert copy.sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
     assert take(copy, artifact) == copy
     _fs.install(copy.temp, place)
@@ -81,3 +84,23 @@ def test_temporaries_a_killed_run_left_are_found_by_their_names(tmp_path: Path) 
     assert not left.exists() and other.exists()
     _fs.remove_temporaries_in(place.parent)
     assert not other.exists()
+
+
+def test_where_hard_links_fail_the_archive_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target/ on another file system (EXDEV): the same staging, with a copy of the bytes."""
+    artifact = cargo_archive(tmp_path / "target" / "libext_a.a", b"!<arch>\n" + os.urandom(1 << 20))
+    place = tmp_path / "out" / "libext_a.a"
+
+    def no_link(source: object, target: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    previous = os.umask(0o022)
+    try:
+        temp, sha256 = _fs.stage_link(artifact, place)
+    finally:
+        os.umask(previous)
+    assert not os.path.samefile(temp, artifact) and temp.read_bytes() == artifact.read_bytes()
+    assert sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
+    _fs.install(temp, place)
+    assert place.stat().st_mode & 0o777 == 0o644 and not temporaries(place.parent)
