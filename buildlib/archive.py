@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,25 +47,34 @@ class Member:
 
 
 class _Index:
-    """A symbol index: symbol -> member positions, looked up without decoding every name."""
+    """A symbol index: symbol -> member positions, looked up by the raw name (nothing decoded)."""
 
     def __init__(self, names: bytes, positions: tuple[int, ...]) -> None:
         # names: NUL-terminated symbol names, the i-th belonging to positions[i].
         self._names = names
         self._positions = positions
+        self._first: dict[bytes, int] | None = None  # each name's only member, or its last one
+        self._repeated: dict[bytes, tuple[int, ...]] = {}  # names the index lists more than once
         self._all: dict[str, tuple[int, ...]] | None = None
 
     def lookup(self, name: str) -> tuple[int, ...]:
-        needle = name.encode() + b"\0"
-        found: list[int] = []
-        start = 0
-        while (at := self._names.find(needle, start)) != -1:
-            if at == 0 or self._names[at - 1] == 0:  # a whole name, not the tail of a longer one
-                ordinal = self._names.count(b"\0", 0, at)
-                if ordinal < len(self._positions):
-                    found.append(self._positions[ordinal])
-            start = at + 1
-        return tuple(found)
+        # Tables built once, in C loops where they can be: a search of the names costs about as
+        # much per lookup, and verify looks up two names per expected export.
+        if self._first is None:
+            raws = self._names.split(b"\0")[: len(self._positions)]
+            self._first = dict(zip(raws, self._positions, strict=False))
+            if len(self._first) < len(raws):
+                repeated = {raw for raw, count in Counter(raws).items() if count > 1}
+                collected: dict[bytes, list[int]] = {}
+                for raw, position in zip(raws, self._positions, strict=False):
+                    if raw in repeated:
+                        collected.setdefault(raw, []).append(position)
+                self._repeated = {raw: tuple(positions) for raw, positions in collected.items()}
+        wanted = name.encode()
+        if wanted in self._repeated:
+            return self._repeated[wanted]
+        first = self._first.get(wanted)
+        return () if first is None else (first,)
 
     def entries(self, positions: set[int]) -> Iterator[tuple[str, int]]:
         """(symbol, member position) for the entries of the members at ``positions``, in index order."""

@@ -7,6 +7,7 @@ the store reports plus the host sources) -> ``exec``.
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import shutil
 from collections.abc import Callable, Iterator
@@ -180,10 +181,14 @@ class _Saved:
     """An up-to-date check that also wants its ``value`` saved by the last successful run, as doit's
     ``config_changed`` does: after `doit forget`, or with another value, the task runs again.
 
-    One callable per task: doit inspects each check's signature on every run.
+    One callable per task: doit inspects each check's signature on every run, so the signature is
+    given (``inspect.signature`` of a callable object costs as much as the check itself).
     """
 
     key = "_buildlib"
+    __signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in ("task", "values")]
+    )
 
     def __init__(self, value: str) -> None:
         self.value = value

@@ -23,6 +23,16 @@ def test_gnu_archive_from_ar_has_members_and_index(tmp_path: Path) -> None:
     assert [m.name for m in archive.find_bytes(b"js_three")] == ["b.o"]
 
 
+def test_lookup_finds_whole_names_and_every_member_listing_one(tmp_path: Path) -> None:
+    a = compile_c(tmp_path, "a", "int js_dup(void) { return 1; } int xjs_one(void) { return 1; }\n")
+    b = compile_c(tmp_path, "b", "int js_dup(void) { return 2; } int js_one(void) { return 2; }\n")
+    archive = read_archive(make_ar(tmp_path / "lib.a", a, b))
+    assert archive.lookup("js_dup") == (0, 1)
+    assert archive.lookup("js_one") == (1,) and archive.lookup("xjs_one") == (0,)
+    assert archive.lookup("js_on") == () and archive.lookup("one") == () and archive.lookup("") == ()
+    assert archive.index["js_dup"] == archive.lookup("js_dup")
+
+
 def test_archive_without_index(tmp_path: Path) -> None:
     obj = compile_c(tmp_path, "a", "int js_one(void) { return 1; }\n")
     archive = read_archive(make_ar(tmp_path / "lib.a", obj, index=False))
