@@ -146,7 +146,7 @@ def step_breakdown(output: str, total: float) -> str:
     cargo, verify = build_seconds(output), seconds_in(output, _VERIFIED)
     rest = total - cargo - verify
     return (
-        f"doit link {total:.2f}s = cargo, with each archive copied and hashed as cargo reports it (build steps) "
+        f"doit link {total:.2f}s = cargo, with each archive linked and hashed as cargo reports it (build steps) "
         f"{cargo:.2f}s + verify and promote {verify:.2f}s"
         f" + the rest (python and doit start, plan, up-to-date checks, link with audit and archive hashes) {rest:.2f}s"
     )

@@ -200,7 +200,8 @@ def cold_link(template: Layout, scale_dir: Path, n: int, repeat: int, tools: Too
     return ours, Figure(name="cold link", n=n, ours=ours_s, baseline=base_s, goal=1.0, limit=limit)
 
 
-# doit link in this process, then its own peak resident memory (cargo and cc are children: not counted).
+# doit link in this process, serially (-n 0: every task in this one process, where by default each
+# runs in a worker), then its own peak resident memory (cargo and cc are children: not counted).
 _PEAK = (
     "import resource, sys; from doit.doit_cmd import DoitMain; code = DoitMain().run(sys.argv[1:]); "
     "print(f'peak-rss-kb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr); sys.exit(code)"
@@ -220,8 +221,8 @@ def cold_memory(template: Layout, scale_dir: Path, n: int, tools: Tools) -> Figu
     copy = fresh_copy(template, scale_dir / "memory")
     try:
         progress(f"N={n}: peak memory of a cold doit link")
-        cold = peak_mb(timed_run([sys.executable, "-c", _PEAK, "link"], tools, copy.root)[0])
-        noop = peak_mb(timed_run([sys.executable, "-c", _PEAK, "link"], tools, copy.root)[0])
+        cold = peak_mb(timed_run([sys.executable, "-c", _PEAK, "-n", "0", "link"], tools, copy.root)[0])
+        noop = peak_mb(timed_run([sys.executable, "-c", _PEAK, "-n", "0", "link"], tools, copy.root)[0])
         archive = max(path.stat().st_size for path in (copy.build / "archives").rglob("*.a")) / 1e6
     finally:
         shutil.rmtree(copy.root, ignore_errors=True)

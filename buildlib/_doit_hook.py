@@ -1,12 +1,13 @@
-"""The error edge for the one step that runs before any dodo file: doit reading its own
-configuration from ``pyproject.toml``.
+"""The error edge for what happens in doit itself, outside any task of ours.
 
 doit parses ``[tool.doit]`` of ``pyproject.toml`` when it starts, before it imports the dodo
 file, so a TOML syntax error in buildlib's configuration file would reach the user as doit's
-traceback. The ``buildlib-doit.pth`` file that installing buildlib puts into site-packages calls
-``install()`` at interpreter start; the hook it sets turns exactly that error (a TOML decode
-error raised inside doit's config loader) into buildlib's one ``error:`` line and exit 2, and
-hands every other exception to the hook that was there before.
+traceback; and a Ctrl-C that lands in doit's own loop (``doit -n`` waiting for its worker
+processes, where each task runs) is doit's traceback too. The ``buildlib-doit.pth`` file that
+installing buildlib puts into site-packages calls ``install()`` at interpreter start; the hook it
+sets turns exactly those (a TOML decode error raised inside doit's config loader: buildlib's one
+``error:`` line and exit 2; a KeyboardInterrupt raised inside doit's runner: the one line a task
+interrupted by Ctrl-C shows) and hands every other exception to the hook that was there before.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def install() -> None:
 
 def _hook_before(previous: ExceptHook) -> ExceptHook:
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(error, KeyboardInterrupt) and _passes_through(tb, "runner.py"):
+            from .errors import user_message
+
+            sys.stderr.write(f"error: {user_message(error)}\n")
+            sys.stderr.flush()
+            return  # the interpreter still exits as interrupted, after doit's workers have stopped
         config_file = doit_config_file(error, tb)
         if config_file is None:
             previous(kind, error, tb)
@@ -47,6 +54,15 @@ def _hook_before(previous: ExceptHook) -> ExceptHook:
 
     hook._buildlib = True  # type: ignore[attr-defined]
     return hook
+
+
+def _passes_through(tb: TracebackType | None, doit_module: str) -> bool:
+    """Whether the traceback ``tb`` passes through ``doit/<doit_module>``."""
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).parts[-2:] == ("doit", doit_module):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def doit_config_file(error: BaseException, tb: TracebackType | None) -> Path | None:

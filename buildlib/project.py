@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -67,6 +69,21 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
 
 
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM exit through the cleanup code (``finally``, and build's stopping of the cargo
+    it started) rather than end the process where it stands: doit's worker processes (one per
+    core, forked from this one, so with this handler) are stopped with SIGTERM when doit is
+    interrupted, and a service manager or CI timeout stops a run the same way. doit's parent then
+    stops its workers as for Ctrl-C. A handler someone else installed is left alone; only the main
+    thread may install one."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _config(source: Path | str | Mapping[str, object], root: Path | str | None) -> ProjectConfig:
     if isinstance(source, Mapping):
         return parse_config(dict(source), file=Path(root or Path.cwd()).resolve() / "<[tool.buildlib] dict>")
@@ -117,6 +134,7 @@ class Project:
         try:
             config = _config(source, root)
             if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
+                _exit_on_sigterm()
                 _held_locks[config.out_dir] = hold_lock(Layout(config.out_dir).cache("lock"), out=sys.stderr)
                 set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
             plan = plan_project(config)
