@@ -71,24 +71,28 @@ def _link(plan: Plan, names: TaskNames) -> None:
 
 def doit_config(plan: Plan) -> dict[str, object]:
     """DOIT_CONFIG for a dodo file: ``link`` by default, the state database under the output dir,
-    tasks run side by side on every core.
+    a first build's tasks side by side on every core.
 
     The sqlite3 backend is chosen because doit's default dbm backend is not safe
-    when two runs touch it at once. Tasks run in forked processes, one per core
-    (doit's "process" mode; ``doit -n 0`` runs them one after the other in doit's
-    own process): the build tasks of different classes are different cargo calls,
-    and verification is CPU-bound Python; only doit's parent process writes the
-    database. Measured on the fixtures, cold, 2 cores, fresh copies, twice each:
-    -n 0 (serial) 4.28 s and 4.36 s, -n 2 3.88 s and 4.06 s (an earlier measurement, when
-    each archive was copied: serial 9.2 s, -n 2 with threads 7.1 s, with processes 5.8 s).
+    when two runs touch it at once. When some build unit was never built here (a
+    first build, a new class), tasks run in forked processes, one per core (doit's
+    "process" mode, where only doit's parent writes the database): the build tasks
+    of different classes are different cargo calls, and every archive's verify is
+    CPU-bound. Measured on 2 cores: the fixtures cold, twice each, serial 4.28 s and
+    4.36 s, -n 2 3.88 s and 4.06 s; the registry-crate workspace cold (the bench)
+    11.7 s serial, 9.4 s side by side. A later run rebuilds what changed, mostly one
+    cargo call, one verify and the link, where forking the workers and sending their
+    results back costs more than it saves: one crate of 200 edited, 6 runs each,
+    1.08 s serial against 1.19 s with -n 2 (median). ``doit -n N`` chooses either way.
     """
     plan.config.out_dir.mkdir(parents=True, exist_ok=True)
     cores = usable_cores()
+    first_build = any(not unit.inputs.exists() for unit in plan.units)
     return {
         "default_tasks": ["link"],
         "dep_file": str(database_path(plan.config)),
         "backend": "sqlite3",
-        "num_process": cores if cores > 1 else 0,
+        "num_process": cores if cores > 1 and first_build else 0,
         "par_type": "process",
         # Archives are 20 MB each: doit's default md5 of every file_dep after each run costs
         # seconds per build. An edited source gets a new modification time, and buildlib

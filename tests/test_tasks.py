@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from buildlib import ConfigError, Project
+from buildlib import ConfigError, Project, tasks
 from buildlib._packaging import PTH_LINE, PTH_NAME
 from buildlib._toml import tomllib
 
@@ -22,6 +22,24 @@ def table(tmp_path: Path) -> dict[str, Any]:
     data: dict[str, Any] = tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["buildlib"]
     data["out-dir"] = str(tmp_path / "out")
     return data
+
+
+def test_a_first_build_runs_tasks_side_by_side_and_a_rebuild_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project.load(table(tmp_path), root=PROJECT)
+    monkeypatch.setattr(tasks, "usable_cores", lambda: 4)
+    assert project.doit_config()["num_process"] == 4  # nothing built yet
+    for unit in project.plan.units[:-1]:
+        unit.inputs.parent.mkdir(parents=True, exist_ok=True)
+        unit.inputs.write_text("{}")
+    assert project.doit_config()["num_process"] == 4  # one class never built: a first build still
+    project.plan.units[-1].inputs.parent.mkdir(parents=True, exist_ok=True)
+    project.plan.units[-1].inputs.write_text("{}")
+    assert project.doit_config()["num_process"] == 0
+    monkeypatch.setattr(tasks, "usable_cores", lambda: 1)
+    project.plan.units[0].inputs.unlink()
+    assert project.doit_config()["num_process"] == 0  # one core: serial
 
 
 def test_project_from_a_dict_yields_prefixed_tasks(tmp_path: Path) -> None:
