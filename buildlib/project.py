@@ -4,6 +4,7 @@ and the toolchain, and offered to a dodo file as doit tasks (``Project``)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -74,13 +75,19 @@ def _exit_on_sigterm() -> None:
     it started) rather than end the process where it stands: doit's worker processes (one per
     core, forked from this one, so with this handler) are stopped with SIGTERM when doit is
     interrupted, and a service manager or CI timeout stops a run the same way. doit's parent then
-    stops its workers as for Ctrl-C. A handler someone else installed is left alone; only the main
-    thread may install one."""
+    stops its workers as for Ctrl-C, and says so in one line. A handler someone else installed is
+    left alone; only the main thread may install one."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGTERM, functools.partial(_terminated, os.getpid()))
 
 
-def _terminated(signum: int, frame: object) -> None:
+def _terminated(parent: int, signum: int, frame: object) -> None:
+    if os.getpid() == parent:  # the workers exit without a word: their parent speaks for the run
+        print(
+            "error: terminated; every step that finished is kept\nhint: run the same command again to go on",
+            file=sys.stderr,
+            flush=True,
+        )
     raise SystemExit(128 + signum)
 
 
