@@ -6,8 +6,8 @@ traceback; and a Ctrl-C that lands in doit's own loop (``doit -n`` waiting for i
 processes, where each task runs) is doit's traceback too. The ``buildlib-doit.pth`` file that
 installing buildlib puts into site-packages calls ``install()`` at interpreter start; the hook it
 sets turns exactly those (a TOML decode error raised inside doit's config loader: buildlib's one
-``error:`` line and exit 2; a KeyboardInterrupt raised inside doit's runner: the one line a task
-interrupted by Ctrl-C shows) and hands every other exception to the hook that was there before.
+``error:`` line and exit 2; a KeyboardInterrupt raised inside doit's runner, in a run of
+buildlib's tasks: the one line a task interrupted by Ctrl-C shows) and hands every other exception to the hook that was there before.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ def install() -> None:
 
 def _hook_before(previous: ExceptHook) -> ExceptHook:
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
-        if isinstance(error, KeyboardInterrupt) and _passes_through(tb, "runner.py"):
+        if (
+            isinstance(error, KeyboardInterrupt)
+            and "buildlib.tasks" in sys.modules
+            and _passes_through(tb, "runner.py")
+        ):
             from .errors import user_message
 
             sys.stderr.write(f"error: {user_message(error)}\n")

@@ -130,8 +130,12 @@ def stage_link(source: Path, path: Path) -> tuple[Path, str]:
     try:
         digest = hashlib.sha256()
         with temp.open("rb") as reader:
+            before = os.fstat(reader.fileno())
             _hash_into(digest, reader)
             os.fsync(reader.fileno())
+            after = os.fstat(reader.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise OSError(errno.ESTALE, "written to while it was hashed; run again", str(source))
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -76,12 +76,16 @@ def _exit_on_sigterm() -> None:
     core, forked from this one, so with this handler) are stopped with SIGTERM when doit is
     interrupted, and a service manager or CI timeout stops a run the same way. doit's parent then
     stops its workers as for Ctrl-C, and says so in one line. A handler someone else installed is
-    left alone; only the main thread may install one."""
+    left alone; only the main thread may install one. It stays for the life of the process, as
+    the project lock does: a program that loads a dodo file in-process gets it too."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, functools.partial(_terminated, os.getpid()))
 
 
 def _terminated(parent: int, signum: int, frame: object) -> None:
+    # A second SIGTERM (doit's parent stopping its workers after the whole group got one) must not
+    # cut the cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if os.getpid() == parent:  # the workers exit without a word: their parent speaks for the run
         print(
             "error: terminated; every step that finished is kept\nhint: run the same command again to go on",
@@ -141,8 +145,8 @@ class Project:
         try:
             config = _config(source, root)
             if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
-                _exit_on_sigterm()
                 _held_locks[config.out_dir] = hold_lock(Layout(config.out_dir).cache("lock"), out=sys.stderr)
+                _exit_on_sigterm()
                 set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
             plan = plan_project(config)
             for warning in plan.warnings:

@@ -8,6 +8,7 @@ the store reports plus the host sources) -> ``exec``.
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 import os
 import shlex
 import shutil
@@ -84,15 +85,21 @@ def doit_config(plan: Plan) -> dict[str, object]:
     cargo call, one verify and the link, where forking the workers and sending their
     results back costs more than it saves: one crate of 200 edited, 6 runs each,
     1.08 s serial against 1.19 s with -n 2 (median). ``doit -n N`` chooses either way.
+    Only where multiprocessing forks: doit's process mode sends a task to a worker
+    started any other way (spawn, forkserver: macOS, Python 3.14 on Linux) by
+    pickling it, and buildlib's actions are closures.
     """
     plan.config.out_dir.mkdir(parents=True, exist_ok=True)
     cores = usable_cores()
     first_build = any(not unit.inputs.exists() for unit in plan.units)
+    # The start method in force, or the platform's default (listed first), without fixing it.
+    start = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    side_by_side = cores > 1 and first_build and start == "fork"
     return {
         "default_tasks": ["link"],
         "dep_file": str(database_path(plan.config)),
         "backend": "sqlite3",
-        "num_process": cores if cores > 1 and first_build else 0,
+        "num_process": cores if side_by_side else 0,
         "par_type": "process",
         # Archives are 20 MB each: doit's default md5 of every file_dep after each run costs
         # seconds per build. An edited source gets a new modification time, and buildlib

@@ -169,10 +169,10 @@ def test_an_archive_replaced_in_the_output_dir_is_noticed_and_built_again(projec
     assert project.run_program().returncode == 0
 
 
-def test_a_build_copy_rewritten_in_place_is_copied_again_from_cargo(project: Project) -> None:
-    """The store's archive is a second hard link to the build's copy (promotion copies no bytes), so
-    ``cp`` over that copy rewrites both: the next ``doit link`` copies cargo's archive again,
-    verifies it and links."""
+def test_the_build_file_rewritten_in_place_is_built_again_by_cargo(project: Project) -> None:
+    """The store's archive, the build's file and cargo's are hard links of one file (no bytes
+    copied), so ``cp`` over the build's file rewrites all three: the next ``doit link`` has cargo
+    build the crate again, verifies it and links."""
     archives = project.root / "build" / "archives"
     zlib = archives / "routed" / "libext_zlib.a"
     good = zlib.read_bytes()

@@ -32,11 +32,11 @@ def test_an_offered_archive_is_linked_and_hashed_beside_its_place(tmp_path: Path
     stager.offer("not_ours", artifact)
     staged = stager.finish()
     assert list(staged) == ["ext_a"]
-    copy = staged["ext_a"]
-    assert copy.temp.parent == place.parent and os.path.samefile(copy.temp, artifact)
-    assert copy.sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
-    assert take(copy, artifact) == copy
-    _fs.install(copy.temp, place)
+    linked = staged["ext_a"]
+    assert linked.temp.parent == place.parent and os.path.samefile(linked.temp, artifact)
+    assert linked.sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
+    assert take(linked, artifact) == linked
+    _fs.install(linked.temp, place)
     stager.discard()  # an installed copy is not removed
     assert place.read_bytes() == artifact.read_bytes() and not temporaries(place.parent)
 
@@ -104,3 +104,20 @@ def test_where_hard_links_fail_the_archive_is_copied(tmp_path: Path, monkeypatch
     assert sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
     _fs.install(temp, place)
     assert place.stat().st_mode & 0o777 == 0o644 and not temporaries(place.parent)
+
+
+def test_an_archive_written_to_while_it_is_hashed_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash a record carries is of the bytes the file holds: a write in place meanwhile is an error."""
+    artifact = cargo_archive(tmp_path / "target" / "libext_a.a", b"!<arch>\n" + os.urandom(1 << 20))
+    place = tmp_path / "out" / "libext_a.a"
+    hash_into = _fs._hash_into
+
+    def hash_while_written(*args: object) -> None:
+        with artifact.open("ab") as writer:
+            writer.write(b"more")
+        hash_into(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_fs, "_hash_into", hash_while_written)
+    with pytest.raises(OSError, match="written to while it was hashed"):
+        _fs.stage_link(artifact, place)
+    assert not temporaries(place.parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import sysconfig
@@ -37,8 +38,11 @@ def test_a_first_build_runs_tasks_side_by_side_and_a_rebuild_one_after_the_other
     project.plan.units[-1].inputs.parent.mkdir(parents=True, exist_ok=True)
     project.plan.units[-1].inputs.write_text("{}")
     assert project.doit_config()["num_process"] == 0
-    monkeypatch.setattr(tasks, "usable_cores", lambda: 1)
     project.plan.units[0].inputs.unlink()
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "spawn")
+    assert project.doit_config()["num_process"] == 0  # workers not forked would be sent the tasks pickled
+    monkeypatch.undo()
+    monkeypatch.setattr(tasks, "usable_cores", lambda: 1)
     assert project.doit_config()["num_process"] == 0  # one core: serial
 
 
