@@ -30,6 +30,13 @@ def _temp_beside(path: Path) -> Path:
     return Path(name)
 
 
+def _name_beside(path: Path) -> Path:
+    """A temporary name beside ``path`` that no file has yet: for a link made under it."""
+    temp = _temp_beside(path)
+    temp.unlink()
+    return temp
+
+
 def remove_temporaries(paths: Iterable[Path]) -> None:
     """Remove the temporary files a process killed while writing one of ``paths`` left beside it.
     Only for the process that alone writes ``paths`` (buildlib holds the project lock while it
@@ -102,8 +109,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def symlink_atomic(target: str, path: Path) -> None:
     """Point the symlink ``path`` at ``target`` (relative to its directory), replacing what was there."""
-    temp = _temp_beside(path)
-    temp.unlink()
+    temp = _name_beside(path)
     try:
         os.symlink(target, temp)
         os.replace(temp, path)
@@ -119,8 +125,7 @@ def stage_link(source: Path, path: Path) -> tuple[Path, str]:
 
     Returns the temporary name, for ``install``, and the full SHA-256 of the file's bytes.
     """
-    temp = _temp_beside(path)
-    temp.unlink()
+    temp = _name_beside(path)
     try:
         os.link(source, temp)
     except OSError as e:
@@ -197,8 +202,7 @@ def link_content_addressed(source: Path, directory: Path, stem: str, suffix: str
             return path  # verified again without a new build: it is already there
     except OSError:
         pass  # no such file yet
-    temp = _temp_beside(path)
-    temp.unlink()
+    temp = _name_beside(path)
     os.link(source, temp)
     install(temp, path)
     return path

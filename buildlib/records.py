@@ -158,11 +158,12 @@ class BuildRecord:
     native_static_libs_source: str = "rustc"
     # What the compile cache did for the cargo call (every staticlib of the call has the same), or None.
     cache: CacheStats | None = None
-    # (size, mtime_ns) of cargo's artifact when it was copied, and (size, mtime_ns, inode) of the copy:
-    # while both still hold, a later cargo call that found the unit fresh leaves copy and record be.
+    # (size, mtime_ns) of cargo's artifact when it was installed, and (size, mtime_ns, inode) of the
+    # build's file (a hard link to it, or a copy): while both still hold, a later cargo call that
+    # found the unit fresh leaves file and record be.
     artifact_identity: tuple[int, int] = (0, 0)
     built_identity: tuple[int, int, int] = (0, 0, 0)
-    # SHA-256 of the copy's bytes, hashed as they were copied: the store names the archive by it.
+    # SHA-256 of the build's file, hashed when it was staged: the store names the archive by it.
     built_sha256: str = ""
     format: int = RECORD_FORMAT
 
