@@ -34,7 +34,8 @@ from pathlib import Path
 from .cargoenv import user_rustflags
 from .config import ClassConfig
 from .errors import BuildError, ConfigError
-from .records import CacheStats, Layout
+from .layout import Layout
+from .records import CacheStats
 
 # sccache waits 10 s for a server it starts; a stuck --show-stats is given longer than that.
 _STATS_SECONDS = 60.0

@@ -17,7 +17,7 @@ from .bundle import Bundle
 from .cache import UnitCache
 from .config import ClassConfig, ProjectConfig, close_match
 from .errors import ConfigError
-from .records import Layout
+from .layout import Layout
 from .toolchain import Toolchain
 from .workspace import Crate, Workspace
 

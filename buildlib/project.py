@@ -5,29 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
-from . import tasks
+from . import plancache, tasks
 from ._lock import hold_lock, set_aside_corrupt_database
-from .bundle import workspace_profiles
-from .cache import require_sccache
-from .cargoenv import check_rustc_wrapper, check_target_rustflags
 from .config import ProjectConfig, load_config, parse_config
-from .errors import ConfigError, user_message
-from .guards import check_plan
-from .link import check_host
+from .errors import BuildlibError, ConfigError, user_message
+from .layout import Layout
 from .names import TaskNames
-from .plan import Plan, make_plan
-from .records import Layout
-from .seal import check_sealable
-from .toolchain import check_editions, check_method_supported, load_toolchain
-from .workspace import load_workspace
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 # doit commands that only read: they neither wait for the project lock nor take it.
 _READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
@@ -51,7 +47,22 @@ def load_plan(
 
 
 def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ) -> Plan:
-    """Plan the build ``config`` describes in the environment cargo will inherit (see ``load_plan``)."""
+    """Plan the build ``config`` describes in the environment cargo will inherit (see ``load_plan``).
+
+    Every file or directory this reads or searches, beyond the configuration file and the
+    environment, is in ``planning_reads``: the plan cache watches those.
+    """
+    # Imported here: a run the plan cache serves (plancache) neither plans nor loads these.
+    from .bundle import workspace_profiles
+    from .cache import require_sccache
+    from .cargoenv import check_rustc_wrapper, check_target_rustflags
+    from .guards import check_plan
+    from .link import check_host
+    from .plan import make_plan
+    from .seal import check_sealable
+    from .toolchain import check_editions, check_method_supported, load_toolchain
+    from .workspace import load_workspace
+
     workspace = load_workspace(config.workspace, out_dir=config.out_dir, cargo=config.cargo, environ=environ)
     toolchain = load_toolchain(config.cargo, workspace=config.workspace, out_dir=config.out_dir, environ=environ)
     for routing_class in config.classes:
@@ -68,6 +79,28 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
         check_rustc_wrapper(workspace.root, environ)
     plan = make_plan(config, workspace, toolchain, environ, profiles, sccache)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
+
+
+def planning_reads(config: ProjectConfig, environ: Mapping[str, str] = os.environ) -> list[Path]:
+    """Every file and directory ``plan_project`` reads or searches, beyond the configuration file
+    and the environment: the workspace's manifests, the directories searched for them and cargo's
+    configuration files; the toolchain's files; the directories searched for programs (cc,
+    sccache, binutils, cargo, rustc); the host sources; buildlib's own code."""
+    from .cache import scripts_directories
+    from .toolchain import toolchain_reads
+    from .workspace import workspace_reads
+
+    package = Path(__file__).parent
+    search = [part for part in environ.get("PATH", os.defpath).split(os.pathsep) if part]
+    return [
+        *workspace_reads(config.workspace, out_dir=config.out_dir, environ=environ),
+        *(path for path in toolchain_reads(config.cargo, workspace=config.workspace, environ=environ) if path),
+        *map(Path, [*search, *scripts_directories()]),
+        *([Path(config.host.cc)] if os.sep in config.host.cc else []),
+        *config.host.sources,
+        package,
+        *sorted(package.glob("*.py")),
+    ]
 
 
 def _exit_on_sigterm() -> None:
@@ -114,8 +147,34 @@ class Project:
     """
 
     def __init__(self, plan: Plan, *, prefix: str = "") -> None:
-        self.plan = plan
         self.names = TaskNames(prefix)
+        self.config = plan.config
+        self._plan: Plan | None = plan
+        # What the tasks need, as the plan cache keeps it (JSON): both ways to a project give
+        # doit the same task dicts (tasks.materialize).
+        self._tasks: dict[str, Any] = json.loads(
+            json.dumps(
+                {
+                    "specs": tasks.task_specs(plan, self.names),
+                    "inputs": [str(unit.inputs) for unit in plan.units],
+                    "warnings": list(plan.warnings),
+                }
+            )
+        )
+
+    @classmethod
+    def _served(cls, config: ProjectConfig, cached: dict[str, Any], *, prefix: str) -> Project:
+        """A project whose tasks came from the plan cache: it plans only when asked for its plan."""
+        project = cls.__new__(cls)
+        project.names, project.config, project._plan, project._tasks = TaskNames(prefix), config, None, cached
+        return project
+
+    @property
+    def plan(self) -> Plan:
+        """The plan; made when first asked for, in a run the plan cache served."""
+        if self._plan is None:
+            self._plan = plan_project(self.config)
+        return self._plan
 
     @classmethod
     def load(
@@ -138,20 +197,25 @@ class Project:
     ) -> Project:
         """``load`` for a dodo file: it takes the project lock first (waiting for another run,
         unless the doit command in ``argv``, default ``sys.argv``, only reads) and sets aside a
-        corrupt doit database. A mistake, a system error or Ctrl-C prints one ``error:`` line
+        corrupt doit database. The tasks come from the plan cache when nothing planning reads
+        changed (plancache). A mistake, a system error or Ctrl-C prints one ``error:`` line
         and exits (2; 130 for Ctrl-C).
         """
         command = list(sys.argv if argv is None else argv)[1:2]
+        started_ns = time.time_ns()  # before anything is read: the plan cache's racy window
         try:
             config = _config(source, root)
             if not set(command) & _READ_ONLY_COMMANDS and config.out_dir not in _held_locks:
                 _held_locks[config.out_dir] = hold_lock(Layout(config.out_dir).cache("lock"), out=sys.stderr)
                 _exit_on_sigterm()
-                set_aside_corrupt_database(tasks.database_path(config), out=sys.stderr)
-            plan = plan_project(config)
-            for warning in plan.warnings:
+                set_aside_corrupt_database(tasks.database_path(config.out_dir), out=sys.stderr)
+            if isinstance(source, Mapping):
+                project = cls(plan_project(config), prefix=prefix)
+            else:
+                project = cls._cached(config, prefix=prefix, started_ns=started_ns)
+            for warning in project._tasks["warnings"]:
                 print(f"warning: {warning}", file=sys.stderr)
-            return cls(plan, prefix=prefix)
+            return project
         except (Exception, KeyboardInterrupt) as e:
             message = user_message(e)
             if message is None:
@@ -159,8 +223,28 @@ class Project:
             print(f"error: {message}", file=sys.stderr)
             raise SystemExit(130 if isinstance(e, KeyboardInterrupt) else 2) from None
 
+    @classmethod
+    def _cached(cls, config: ProjectConfig, *, prefix: str, started_ns: int) -> Project:
+        """The project of ``config`` from the plan cache, or planned (and kept there for the next run
+        unless something planning read changed after ``started_ns``, when the run began)."""
+        path = Layout(config.out_dir).cache("tasks.json")
+        key = plancache.key(config.file, prefix, os.environ)
+        cached = plancache.load(path, key)
+        if cached is not None and not plancache.checking():
+            return cls._served(config, cached, prefix=prefix)
+        project = cls(plan_project(config), prefix=prefix)
+        if cached is not None and cached != project._tasks:
+            raise BuildlibError(
+                f"{path}: the plan cache's tasks differ from a new plan's ({_first_difference(cached, project._tasks)})",
+                hint=f"{plancache.CHECK_VARIABLE} is set; this is a buildlib bug: report it, and remove the file to go on",
+            )
+        plancache.store(
+            path, key, [config.file, *planning_reads(config)], started_ns=started_ns, payload=project._tasks
+        )
+        return project
+
     def create_doit_tasks(self) -> Iterator[tasks.TaskDict]:
-        yield from tasks.project_tasks(self.plan, self.names)
+        yield from tasks.materialize(self._tasks["specs"], lambda: self.plan, self.names)
 
     def task(self, base: str) -> str:
         """The full name of one of this project's tasks: ``task("link")``, ``task("verify:ext-zlib")``."""
@@ -186,11 +270,23 @@ class Project:
         except KeyError:
             known = ", ".join(route.crate.name for route in self.plan.routes)
             raise ConfigError(
-                str(self.plan.config.file), "crate", f"no ext crate {crate!r}", hint=f"ext crates: {known}"
+                str(self.config.file), "crate", f"no ext crate {crate!r}", hint=f"ext crates: {known}"
             ) from None
 
     def doit_config(self) -> dict[str, object]:
         """DOIT_CONFIG for a dodo file whose main project this is (see ``tasks.doit_config``)."""
-        config = tasks.doit_config(self.plan)
+        config = tasks.doit_config(self.config.out_dir, map(Path, self._tasks["inputs"]))
         config["default_tasks"] = [self.names.link]
         return config
+
+
+def _first_difference(cached: dict[str, Any], fresh: dict[str, Any]) -> str:
+    for name in ("inputs", "warnings"):
+        if cached.get(name) != fresh.get(name):
+            return name
+    specs = [cached.get("specs") or [], fresh.get("specs") or []]
+    for old, new in zip(*specs, strict=False):
+        if old != new:
+            changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            return f"task {new.get('basename')}:{new.get('name')}, {', '.join(changed)}"
+    return f"{len(specs[0])} tasks cached, {len(specs[1])} planned"

@@ -1,7 +1,7 @@
-"""The output directory: where everything lives in it, and the documents buildlib writes there and
-reads back (build records, verify reports with their link symbols, the link audit).
+"""The documents buildlib writes in the output directory and reads back (build records, verify
+reports with their link symbols, the link audit); where each lives is ``layout``'s.
 
-Every other module finds a path and reads or writes a document through here. A
+Every other module reads or writes a document through here. A
 document carries a format version, checked on every read: one that is missing,
 from another buildlib or damaged is one clear error (``StoreError`` for a report,
 ``BuildError`` for a record), never a ``KeyError``.
@@ -18,59 +18,11 @@ from typing import Any, TypeVar, cast
 
 from . import _fs
 from .errors import BuildError, StoreError
+from .layout import Layout
 
 # Bumped when a document changes: what an older buildlib wrote is then built or verified again.
 RECORD_FORMAT = 7
 REPORT_FORMAT = "7"
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Paths under the output directory ``root`` (``out-dir``, default ``build/``)."""
-
-    root: Path
-
-    # A class's archives, build records and inputs documents go under archives/<class>/, a
-    # staticlib's store entry under verified/<staticlib>/. One join per path: the plan makes
-    # these for every crate on every doit invocation.
-    def archive(self, routing_class: str, file_name: str) -> Path:
-        return self.root.joinpath("archives", routing_class, file_name)
-
-    def record(self, routing_class: str, staticlib: str) -> Path:
-        return self.root.joinpath("archives", routing_class, f"{staticlib}.build.json")
-
-    def inputs(self, routing_class: str, unit: str) -> Path:
-        return self.root.joinpath("archives", routing_class, f"{unit}.inputs.json")
-
-    def verified_file(self, staticlib: str, file_name: str) -> Path:
-        return self.root.joinpath("verified", staticlib, file_name)
-
-    def report(self, staticlib: str) -> Path:
-        return self.root.joinpath("verified", staticlib, "report.json")
-
-    def program(self, name: str) -> Path:
-        return self.root / "bin" / name
-
-    def bundle(self, routing_class: str) -> Path:
-        """The generated crate of a ``bundle`` class."""
-        return self.root / "bundles" / routing_class
-
-    def cache(self, name: str) -> Path:
-        """buildlib's own state: cached answers of cargo, the project lock."""
-        return self.root / ".buildlib" / name
-
-    @property
-    def audit(self) -> Path:
-        return self.root / "link-audit.json"
-
-    @property
-    def link_log(self) -> Path:
-        return self.root / "link.log"
-
-    @property
-    def database(self) -> Path:
-        """doit's state."""
-        return self.root / ".doit.db"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import _fs
 from .errors import ToolchainError
-from .records import Layout
+from .layout import Layout
 from .workspace import Crate
 
 _CACHE_VERSION = 3
@@ -100,17 +100,24 @@ def _stat_key(path: Path | None) -> str:
     return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
 
 
-def _cache_key(cargo: str, workspace: Path, environ: Mapping[str, str]) -> str:
-    rustc = environ.get("RUSTC", "rustc")
-    parts = [f"v{_CACHE_VERSION}", str(workspace)]
-    for tool in (cargo, rustc):
-        found = shutil.which(tool, path=environ.get("PATH"))
-        parts.append(_stat_key(Path(found).resolve() if found else None))
+def toolchain_reads(cargo: str, *, workspace: Path, environ: Mapping[str, str] = os.environ) -> list[Path | None]:
+    """The files that decide which toolchain cargo runs in ``workspace``: the cargo and rustc found
+    on PATH (None when not found), rustup's settings and toolchains, and each rust-toolchain file
+    that may apply (present or not)."""
+    found = [shutil.which(tool, path=environ.get("PATH")) for tool in (cargo, environ.get("RUSTC", "rustc"))]
     rustup_home = Path(environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
-    parts += [_stat_key(rustup_home / "settings.toml"), _stat_key(rustup_home / "toolchains")]
+    return [
+        *(Path(tool).resolve() if tool else None for tool in found),
+        rustup_home / "settings.toml",
+        rustup_home / "toolchains",
+        *(directory / name for directory in (workspace, *workspace.parents) for name in _TOOLCHAIN_FILES),
+    ]
+
+
+def _cache_key(cargo: str, workspace: Path, environ: Mapping[str, str]) -> str:
+    parts = [f"v{_CACHE_VERSION}", str(workspace)]
+    parts += [_stat_key(path) for path in toolchain_reads(cargo, workspace=workspace, environ=environ)]
     parts += [f"{name}={environ.get(name, '')}" for name in _OVERRIDE_VARIABLES]
-    for directory in (workspace, *workspace.parents):
-        parts += [_stat_key(directory / name) for name in _TOOLCHAIN_FILES if (directory / name).exists()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

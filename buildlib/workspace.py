@@ -23,7 +23,7 @@ from . import _fs
 from ._toml import tomllib
 from .cargoenv import config_files, tracked_environment
 from .errors import WorkspaceError
-from .records import Layout
+from .layout import Layout
 
 _CACHE_VERSION = 2
 # `cargo metadata --no-deps` reads manifests, never the lockfile (which a build may rewrite).
@@ -134,8 +134,11 @@ def _crate_from_package(package: dict[str, Any], by_dir: dict[str, str]) -> Crat
     )
 
 
-def find_files(top: Path, names: frozenset[str], *, skip: frozenset[Path] = frozenset()) -> list[Path]:
-    """Files named one of ``names`` under ``top``, pruning ``target/``, hidden directories and ``skip``.
+def find_files(
+    top: Path, names: frozenset[str], *, skip: frozenset[Path] = frozenset(), searched: list[str] | None = None
+) -> list[Path]:
+    """Files named one of ``names`` under ``top``, pruning ``target/``, hidden directories and ``skip``;
+    each directory listed is appended to ``searched``, when given.
 
     Only what it returns becomes a Path: it runs on every doit invocation, over the whole workspace.
     """
@@ -143,8 +146,11 @@ def find_files(top: Path, names: frozenset[str], *, skip: frozenset[Path] = froz
     found: list[Path] = []
     stack = [str(top)]
     while stack:
+        directory = stack.pop()
+        if searched is not None:
+            searched.append(directory)
         try:
-            with os.scandir(stack.pop()) as entries:
+            with os.scandir(directory) as entries:
                 for entry in entries:
                     if entry.name.startswith("."):
                         continue
@@ -158,11 +164,24 @@ def find_files(top: Path, names: frozenset[str], *, skip: frozenset[Path] = froz
     return found
 
 
+def _metadata_inputs(root: Path, skip: frozenset[Path], environ: Mapping[str, str]) -> list[Path]:
+    """The files ``cargo metadata`` of the workspace at ``root`` reads: every manifest under it and
+    every configuration file cargo would read (present or not)."""
+    return [*sorted(find_files(root, _MANIFEST_NAMES, skip=skip)), *config_files(root, environ)]
+
+
+def workspace_reads(root: Path, *, out_dir: Path, environ: Mapping[str, str] = os.environ) -> list[Path]:
+    """What ``load_workspace`` reads or searches: the files of ``cargo metadata`` and each directory
+    searched for manifests (one gains an entry when a crate is added)."""
+    searched: list[str] = []
+    manifests = find_files(root, _MANIFEST_NAMES, skip=frozenset({out_dir}), searched=searched)
+    return [*map(Path, searched), *manifests, *config_files(root, environ)]
+
+
 def _manifest_key(root: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:
     environment = json.dumps(tracked_environment(environ), sort_keys=True)
     digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
-    manifests = sorted(find_files(root, _MANIFEST_NAMES, skip=skip))
-    for path in [*manifests, *config_files(root, environ)]:
+    for path in _metadata_inputs(root, skip, environ):
         digest.update(str(path).encode() + b"\0")
         try:
             digest.update(path.read_bytes() + b"\0")

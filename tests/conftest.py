@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from buildlib import plancache
 from buildlib.cache import find_sccache
 from buildlib.config import parse_config
 from buildlib.plan import Plan, make_plan
@@ -28,6 +29,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Rows of the freshness oracle's table (test_oracle.py), printed at the end of the run.
 ORACLE_ROWS = pytest.StashKey[list[str]]()
+# Every run in the tests that the plan cache serves plans again and stops if the two differ
+# (plancache): each scenario checks that the cache never stands for another plan.
+os.environ[plancache.CHECK_VARIABLE] = "1"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from buildlib.errors import BuildError, StoreError
+from buildlib.layout import Layout
 from buildlib.records import (
     REPORT_FORMAT,
     BuildRecord,
     CacheStats,
-    Layout,
     LinkSymbols,
     VerifyReport,
     read_lto_evidence,

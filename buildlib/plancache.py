@@ -1,0 +1,96 @@
+"""The tasks of the last planning, kept under the output directory (``.buildlib/tasks.json``) with
+what that planning read, so that a run where none of it changed starts without planning again:
+no workspace to load, no plan to make, none of the modules that do it to import.
+
+What planning reads is listed beside it (``project.planning_reads``): cargo's manifests and
+the directories searched for them, cargo's configuration files, the toolchain's files, the
+directories searched for programs (cc, sccache, binutils), the host sources, buildlib's own
+code. Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and compared on
+the next run; a directory's times change when an entry is added, removed or renamed in it. The
+key holds the rest: the configuration file's bytes, the whole environment, the working
+directory, the Python, the task prefix.
+
+A file that changed less than ``RACY_NS`` before planning began could change again within
+the same timestamp after planning read it: then nothing is kept, and the next run plans
+again (git's "racily clean" rule).
+
+With ``BUILDLIB_CHECK_PLAN_CACHE=1`` (the test suite sets it) a run the cache serves plans
+again all the same and stops when the two disagree: every scenario of the tests then
+checks that the cache never stands for another plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import _fs
+
+FORMAT = 1
+CHECK_VARIABLE = "BUILDLIB_CHECK_PLAN_CACHE"
+# Two seconds: the coarsest timestamps of a common file system (FAT) are that far apart.
+RACY_NS = 2_000_000_000
+# Variables no planning reads: the ones a shell changes as it goes (the last command, the previous
+# directory, the nesting depth; the working directory itself is in the key), and the check mode's.
+_NOT_READ = frozenset({"_", "OLDPWD", "SHLVL", CHECK_VARIABLE})
+
+Stat = list[int] | None
+
+
+def key(config_file: Path, prefix: str, environ: Mapping[str, str]) -> str:
+    """The key of the planning of ``config_file`` under ``prefix`` in this process's world."""
+    world = [
+        FORMAT,
+        sys.version,
+        sys.executable,
+        os.getcwd(),
+        str(config_file),
+        prefix,
+        sorted(item for item in environ.items() if item[0] not in _NOT_READ),
+    ]
+    digest = hashlib.sha256(json.dumps(world).encode())
+    digest.update(config_file.read_bytes())
+    return digest.hexdigest()
+
+
+def _stat(path: str) -> Stat:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def load(path: Path, expected_key: str) -> dict[str, Any] | None:
+    """What ``store`` kept at ``path`` under ``expected_key``, if nothing it watches changed since."""
+    try:
+        document = json.loads(path.read_bytes())
+        if document["format"] != FORMAT or document["key"] != expected_key:
+            return None
+        if any(_stat(name) != stat for name, stat in document["watched"]):
+            return None
+        payload = document["payload"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent, damaged or from another buildlib: plan again
+    return payload if isinstance(payload, dict) else None
+
+
+def store(path: Path, key_: str, watched: Iterable[Path], *, started_ns: int, payload: Mapping[str, Any]) -> bool:
+    """Keep ``payload`` at ``path`` under ``key_`` with the state of every ``watched`` path, unless one
+    changed within ``RACY_NS`` of ``started_ns`` (when planning began). Returns whether it was kept."""
+    states = [(str(name), _stat(str(name))) for name in dict.fromkeys(watched)]
+    if any(stat is not None and stat[1] >= started_ns - RACY_NS for _, stat in states):
+        path.unlink(missing_ok=True)
+        return False
+    document = {"format": FORMAT, "key": key_, "watched": states, "payload": payload}
+    _fs.write_atomic(path, json.dumps(document).encode())
+    return True
+
+
+def checking(environ: Mapping[str, str] = os.environ) -> bool:
+    return environ.get(CHECK_VARIABLE, "") not in ("", "0")

@@ -1,0 +1,214 @@
+"""The plan cache: a run where nothing planning reads changed is served the tasks of the last
+planning, the same tasks; a change to anything planning reads plans again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import buildlib.project as project_module
+from buildlib import Project, plancache
+from buildlib.config import ProjectConfig
+
+from .conftest import PROJECT, copy_project
+
+# A read-only doit command: for_dodo neither takes the project lock nor installs its signal handler.
+READ_ONLY = ["doit", "list"]
+
+
+def age(*paths: Path) -> None:
+    """Date each path, and everything under a directory, a minute back: out of the racy window."""
+    past = time.time_ns() - 60_000_000_000
+    for top in paths:
+        for directory, dirs, files in os.walk(top):
+            for name in [*dirs, *files]:
+                os.utime(Path(directory) / name, ns=(past, past), follow_symlinks=False)
+        os.utime(top, ns=(past, past))
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the repository's configuration and fixture workspace, dated a minute back; a
+    directory of programs first on PATH; the check mode off (these tests look at the cache itself)."""
+    monkeypatch.delenv(plancache.CHECK_VARIABLE, raising=False)
+    shutil.copy2(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(PROJECT / "crates-fixtures", tmp_path / "crates-fixtures", ignore=shutil.ignore_patterns("target"))
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    age(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def plans(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The configuration file of each planning from now on."""
+    calls: list[Path] = []
+    real = project_module.plan_project
+
+    def counting(config: ProjectConfig, environ: Any = os.environ) -> Any:
+        calls.append(config.file)
+        return real(config, environ)
+
+    monkeypatch.setattr(project_module, "plan_project", counting)
+    return calls
+
+
+def load(root: Path) -> Project:
+    return Project.for_dodo(root / "pyproject.toml", argv=READ_ONLY)
+
+
+def cache_file(root: Path) -> Path:
+    return root / "build" / ".buildlib" / "tasks.json"
+
+
+def doit_view(project: Project) -> list[dict[str, Any]]:
+    """The task dicts doit gets, each callable shown by what it does."""
+
+    def shown(value: Any) -> Any:
+        if isinstance(value, list):
+            return [shown(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(shown(item) for item in value)
+        if isinstance(value, dict):
+            return {key: shown(item) for key, item in value.items()}
+        for attribute in ("value", "config"):  # buildlib's checks, doit's config_changed
+            if hasattr(value, attribute):
+                return f"{type(value).__name__}({getattr(value, attribute)!r})"
+        if callable(value):
+            return getattr(value, "__name__", type(value).__name__)
+        return value if isinstance(value, (str, int, float, type(None))) else repr(value)  # the link line
+
+    return [shown(task) for task in project.create_doit_tasks()]
+
+
+def test_a_second_load_is_served_the_same_tasks_without_planning(root: Path, plans: list[Path]) -> None:
+    first = load(root)
+    assert len(plans) == 1 and cache_file(root).is_file()
+    second = load(root)
+    assert len(plans) == 1, "nothing planning reads changed: no planning"
+    assert doit_view(second) == doit_view(first)
+    assert second.doit_config() == first.doit_config()
+    assert second.plan == first.plan and len(plans) == 2, "the plan itself is made when asked for"
+
+
+def _edit_pyproject(root: Path) -> None:
+    with (root / "pyproject.toml").open("a") as handle:
+        handle.write("\n# edited\n")
+
+
+def _edit_manifest(root: Path) -> None:
+    with (root / "crates-fixtures" / "ext-zlib" / "Cargo.toml").open("a") as handle:
+        handle.write("\n")
+
+
+def _add_crate_directory(root: Path) -> None:
+    (root / "crates-fixtures" / "ext-new").mkdir()
+
+
+def _add_cargo_config(root: Path) -> None:
+    (root / "crates-fixtures" / ".cargo").mkdir()
+    (root / "crates-fixtures" / ".cargo" / "config.toml").write_text("[build]\n")
+
+
+def _add_program_on_path(root: Path) -> None:
+    (root / "bin" / "cc").write_text("#!/bin/sh\n")
+
+
+def _edit_host_source(root: Path) -> None:
+    with (root / "crates-fixtures" / "host" / "main.c").open("a") as handle:
+        handle.write("\n")
+
+
+def _set_variable(root: Path) -> None:
+    os.environ["BUILDLIB_TEST_PLANCACHE"] = "1"  # the test's monkeypatch set it first, and restores it
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _edit_pyproject,
+        _edit_manifest,
+        _add_crate_directory,
+        _add_cargo_config,
+        _add_program_on_path,
+        _edit_host_source,
+        _set_variable,
+    ],
+)
+def test_a_change_to_what_planning_reads_plans_again(
+    root: Path, plans: list[Path], monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], None]
+) -> None:
+    monkeypatch.setenv("BUILDLIB_TEST_PLANCACHE", "0")
+    load(root)
+    change(root)
+    load(root)
+    assert len(plans) == 2
+
+
+def test_a_shell_moving_around_is_still_served(root: Path, plans: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    load(root)
+    monkeypatch.setenv("OLDPWD", str(root / "elsewhere"))
+    monkeypatch.setenv("SHLVL", "7")
+    load(root)
+    assert len(plans) == 1
+
+
+def test_a_file_changed_just_before_planning_is_not_kept(root: Path, plans: list[Path]) -> None:
+    """It could change again within the same timestamp after planning read it (racily clean)."""
+    _edit_manifest(root)
+    load(root)
+    assert not cache_file(root).exists()
+    age(root / "crates-fixtures")
+    load(root)
+    load(root)
+    assert cache_file(root).is_file() and len(plans) == 2
+
+
+def test_a_damaged_cache_plans_again(root: Path, plans: list[Path]) -> None:
+    load(root)
+    cache_file(root).write_text('{"format": 1, "key": ')
+    load(root)
+    assert len(plans) == 2
+    json.loads(cache_file(root).read_text())  # written whole again
+
+
+def test_the_check_mode_stops_a_run_the_cache_would_serve_other_tasks(
+    root: Path, plans: list[Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load(root)
+    document = json.loads(cache_file(root).read_text())
+    build = next(spec for spec in document["payload"]["specs"] if spec.get("step"))
+    build["doc"] = "not what planning says"
+    cache_file(root).write_text(json.dumps(document))
+    served = load(root)
+    assert len(plans) == 1 and "not what planning says" in str(doit_view(served)), "the cache is what served it"
+    monkeypatch.setenv(plancache.CHECK_VARIABLE, "1")
+    with pytest.raises(SystemExit) as stopped:
+        load(root)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert f"error: {cache_file(root)}: the plan cache's tasks differ from a new plan's (task build:" in error
+    assert "doc" in error and plancache.CHECK_VARIABLE in error
+
+
+def test_a_doit_run_the_cache_serves_imports_no_planner(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    age(tmp_path)
+    env = {name: value for name, value in project.env.items() if name != plancache.CHECK_VARIABLE}
+    planned = project.python("-m", "doit", "list", "--all", env=env)
+    assert planned.returncode == 0, planned.stderr
+    served = project.python("-X", "importtime", "-m", "doit", "list", "--all", env=env)
+    assert served.returncode == 0, served.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in served.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "buildlib.tasks" in imported
+    assert not imported & {"buildlib.plan", "buildlib.workspace", "buildlib.toolchain", "buildlib.records"}
+    assert served.stdout == planned.stdout and "verify:ext-zlib" in served.stdout
