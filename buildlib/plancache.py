@@ -4,15 +4,15 @@ no workspace to load, no plan to make, none of the modules that do it to import.
 
 What planning reads is listed beside it (``project.planning_reads``): cargo's manifests and
 the directories searched for them, cargo's configuration files, the toolchain's files, the
-directories searched for programs (cc, sccache, binutils), the host sources, buildlib's own
-code. Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and compared on
-the next run; a directory's times change when an entry is added, removed or renamed in it. The
-key holds the rest: the configuration file's bytes, the whole environment, the working
-directory, the Python, the task prefix.
+programs planning looks for and the directories searched for them (PATH), the host sources,
+buildlib's own code. Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and
+compared on the next run; a directory's times change when an entry is added, removed or
+renamed in it. The key holds the rest: the parsed configuration (its paths resolved, symlinks
+included), the whole environment, the working directory, the Python, the task prefix.
 
-A file that changed less than ``RACY_NS`` before planning began could change again within
-the same timestamp after planning read it: then nothing is kept, and the next run plans
-again (git's "racily clean" rule).
+Nothing is kept when a path changed while planning ran (its state before and after differ), or
+less than ``RACY_NS`` before the run began: it could change again within the same timestamp
+after planning read it (git's "racily clean" rule). The next run plans again.
 
 With ``BUILDLIB_CHECK_PLAN_CACHE=1`` (the test suite sets it) a run the cache serves plans
 again all the same and stops when the two disagree: every scenario of the tests then
@@ -31,7 +31,7 @@ from typing import Any
 
 from . import _fs
 
-FORMAT = 1
+FORMAT = 2
 CHECK_VARIABLE = "BUILDLIB_CHECK_PLAN_CACHE"
 # Two seconds: the coarsest timestamps of a common file system (FAT) are that far apart.
 RACY_NS = 2_000_000_000
@@ -42,20 +42,24 @@ _NOT_READ = frozenset({"_", "OLDPWD", "SHLVL", CHECK_VARIABLE})
 Stat = list[int] | None
 
 
-def key(config_file: Path, prefix: str, environ: Mapping[str, str]) -> str:
-    """The key of the planning of ``config_file`` under ``prefix`` in this process's world."""
+def key(config: str, prefix: str, environ: Mapping[str, str]) -> str:
+    """The key of the planning of the configuration ``config`` (its repr) under ``prefix`` in this
+    process's world."""
     world = [
         FORMAT,
         sys.version,
         sys.executable,
         os.getcwd(),
-        str(config_file),
+        config,
         prefix,
         sorted(item for item in environ.items() if item[0] not in _NOT_READ),
     ]
-    digest = hashlib.sha256(json.dumps(world).encode())
-    digest.update(config_file.read_bytes())
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps(world).encode()).hexdigest()
+
+
+def states(paths: Iterable[Path]) -> dict[str, Stat]:
+    """The state of each path: (size, mtime_ns, ctime_ns, inode), or None when absent."""
+    return {name: _stat(name) for name in dict.fromkeys(map(str, paths))}
 
 
 def _stat(path: str) -> Stat:
@@ -80,14 +84,24 @@ def load(path: Path, expected_key: str) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def store(path: Path, key_: str, watched: Iterable[Path], *, started_ns: int, payload: Mapping[str, Any]) -> bool:
-    """Keep ``payload`` at ``path`` under ``key_`` with the state of every ``watched`` path, unless one
-    changed within ``RACY_NS`` of ``started_ns`` (when planning began). Returns whether it was kept."""
-    states = [(str(name), _stat(str(name))) for name in dict.fromkeys(watched)]
-    if any(stat is not None and stat[1] >= started_ns - RACY_NS for _, stat in states):
+def store(
+    path: Path,
+    key_: str,
+    before: Mapping[str, Stat],
+    after: Mapping[str, Stat],
+    *,
+    started_ns: int,
+    payload: Mapping[str, Any],
+) -> bool:
+    """Keep ``payload`` at ``path`` under ``key_`` with ``after``, the states of what planning read when
+    it was done, unless one differs from ``before`` (taken before planning) or changed within
+    ``RACY_NS`` of ``started_ns``, when the run began. Returns whether it was kept."""
+    changed = any(name in after and after[name] != stat for name, stat in before.items())
+    racy = any(stat is not None and stat[1] >= started_ns - RACY_NS for stat in after.values())
+    if changed or racy:
         path.unlink(missing_ok=True)
         return False
-    document = {"format": FORMAT, "key": key_, "watched": states, "payload": payload}
+    document = {"format": FORMAT, "key": key_, "watched": list(after.items()), "payload": payload}
     _fs.write_atomic(path, json.dumps(document).encode())
     return True
 

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -81,22 +82,36 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
     return dataclasses.replace(plan, warnings=tuple(check_plan(plan)))
 
 
-def planning_reads(config: ProjectConfig, environ: Mapping[str, str] = os.environ) -> list[Path]:
-    """Every file and directory ``plan_project`` reads or searches, beyond the configuration file
+def planning_reads(
+    config: ProjectConfig, environ: Mapping[str, str] = os.environ, *, workspace_root: Path | None = None
+) -> list[Path]:
+    """Every file and directory ``plan_project`` reads or searches, beyond the configuration itself
     and the environment: the workspace's manifests, the directories searched for them and cargo's
-    configuration files; the toolchain's files; the directories searched for programs (cc,
-    sccache, binutils, cargo, rustc); the host sources; buildlib's own code."""
-    from .cache import scripts_directories
+    configuration files (also under ``workspace_root``, the root cargo reported, when the
+    configuration names a member); the toolchain's files; the programs planning looks for (cc,
+    sccache, binutils for sealing) and the directories searched for them; the host sources;
+    buildlib's own code."""
+    from .cache import find_sccache, scripts_directories
+    from .seal import TOOLS
     from .toolchain import toolchain_reads
     from .workspace import workspace_reads
 
+    search = environ.get("PATH", os.defpath)
+    programs = [config.host.cc, *(TOOLS if any(c.seal for c in config.classes) else ())]
+    found = [shutil.which(program, path=search) for program in programs]
+    if config.cache == "sccache":
+        found.append(str(find_sccache(environ) or ""))
     package = Path(__file__).parent
-    search = [part for part in environ.get("PATH", os.defpath).split(os.pathsep) if part]
     return [
-        *workspace_reads(config.workspace, out_dir=config.out_dir, environ=environ),
+        *(
+            path
+            for root in dict.fromkeys([config.workspace, workspace_root or config.workspace])
+            for path in workspace_reads(root, out_dir=config.out_dir, environ=environ)
+        ),
         *(path for path in toolchain_reads(config.cargo, workspace=config.workspace, environ=environ) if path),
-        *map(Path, [*search, *scripts_directories()]),
-        *([Path(config.host.cc)] if os.sep in config.host.cc else []),
+        # An empty entry of PATH is the working directory.
+        *(Path(entry or ".") for entry in [*search.split(os.pathsep), *scripts_directories()]),
+        *(Path(program) for program in found if program),
         *config.host.sources,
         package,
         *sorted(package.glob("*.py")),
@@ -150,30 +165,37 @@ class Project:
         self.names = TaskNames(prefix)
         self.config = plan.config
         self._plan: Plan | None = plan
-        # What the tasks need, as the plan cache keeps it (JSON): both ways to a project give
-        # doit the same task dicts (tasks.materialize).
+        self._environ: Mapping[str, str] = os.environ
+        # What the tasks and this API need, as the plan cache keeps it (JSON): both ways to a
+        # project give doit the same task dicts (tasks.materialize).
         self._tasks: dict[str, Any] = json.loads(
             json.dumps(
                 {
                     "specs": tasks.task_specs(plan, self.names),
                     "inputs": [str(unit.inputs) for unit in plan.units],
                     "warnings": list(plan.warnings),
+                    "program": str(plan.program),
+                    "verified": {route.crate.name: str(route.staticlib.verified_archive) for route in plan.routes},
                 }
             )
         )
 
     @classmethod
-    def _served(cls, config: ProjectConfig, cached: dict[str, Any], *, prefix: str) -> Project:
-        """A project whose tasks came from the plan cache: it plans only when asked for its plan."""
+    def _served(
+        cls, config: ProjectConfig, cached: dict[str, Any], *, prefix: str, environ: Mapping[str, str]
+    ) -> Project:
+        """A project whose tasks came from the plan cache: it plans, in ``environ`` (the one the
+        cache's key holds), only when asked for its plan."""
         project = cls.__new__(cls)
         project.names, project.config, project._plan, project._tasks = TaskNames(prefix), config, None, cached
+        project._environ = environ
         return project
 
     @property
     def plan(self) -> Plan:
         """The plan; made when first asked for, in a run the plan cache served."""
         if self._plan is None:
-            self._plan = plan_project(self.config)
+            self._plan = plan_project(self.config, self._environ)
         return self._plan
 
     @classmethod
@@ -226,21 +248,24 @@ class Project:
     @classmethod
     def _cached(cls, config: ProjectConfig, *, prefix: str, started_ns: int) -> Project:
         """The project of ``config`` from the plan cache, or planned (and kept there for the next run
-        unless something planning read changed after ``started_ns``, when the run began)."""
+        unless something planning read changed while it ran, or after ``started_ns``, when the run
+        began)."""
         path = Layout(config.out_dir).cache("tasks.json")
-        key = plancache.key(config.file, prefix, os.environ)
+        environ = dict(os.environ)
+        key = plancache.key(repr(config), prefix, environ)
         cached = plancache.load(path, key)
         if cached is not None and not plancache.checking():
-            return cls._served(config, cached, prefix=prefix)
-        project = cls(plan_project(config), prefix=prefix)
+            return cls._served(config, cached, prefix=prefix, environ=environ)
+        before = plancache.states([config.file, *planning_reads(config, environ)])
+        project = cls(plan_project(config, environ), prefix=prefix)
         if cached is not None and cached != project._tasks:
             raise BuildlibError(
                 f"{path}: the plan cache's tasks differ from a new plan's ({_first_difference(cached, project._tasks)})",
                 hint=f"{plancache.CHECK_VARIABLE} is set; this is a buildlib bug: report it, and remove the file to go on",
             )
-        plancache.store(
-            path, key, [config.file, *planning_reads(config)], started_ns=started_ns, payload=project._tasks
-        )
+        root = project.plan.workspace.root
+        after = plancache.states([config.file, *planning_reads(config, environ, workspace_root=root)])
+        plancache.store(path, key, before, after, started_ns=started_ns, payload=project._tasks)
         return project
 
     def create_doit_tasks(self) -> Iterator[tasks.TaskDict]:
@@ -253,12 +278,12 @@ class Project:
     @property
     def program(self) -> Path:
         """The linked program (the link task's target)."""
-        return self.plan.program
+        return Path(self._tasks["program"])
 
     @property
     def crates(self) -> list[str]:
         """The ext crates, in link order."""
-        return [route.crate.name for route in self.plan.routes]
+        return list(self._tasks["verified"])
 
     def verified_archive(self, crate: str) -> Path:
         """The stable path of ``crate``'s verified archive (a target of its verify task).
@@ -266,9 +291,9 @@ class Project:
         Raises ConfigError for a crate that is not an ext crate of the project.
         """
         try:
-            return self.plan.route(crate).staticlib.verified_archive
+            return Path(self._tasks["verified"][crate])
         except KeyError:
-            known = ", ".join(route.crate.name for route in self.plan.routes)
+            known = ", ".join(self.crates)
             raise ConfigError(
                 str(self.config.file), "crate", f"no ext crate {crate!r}", hint=f"ext crates: {known}"
             ) from None

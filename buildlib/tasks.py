@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from .errors import user_message
+from .errors import BuildlibError, user_message
 from .freshness import why_stale
 from .layout import Layout
 from .names import TaskNames
@@ -67,11 +67,18 @@ def _run_step(plan: PlanSource, names: TaskNames, step: str, name: str | None = 
 
     current = plan()
     if step == "build":
-        build_step(current, next(unit for unit in current.units if unit.name == name), names)
+        build_step(current, _named(current.units, name, "build unit"), names)
     elif step == "verify":
-        verify_step(next(s for s in current.staticlibs if s.name == name), names)
+        verify_step(_named(current.staticlibs, name, "staticlib"), names)
     else:
         link_step(current, names)
+
+
+def _named(items: Iterable[Any], name: str | None, what: str) -> Any:
+    for item in items:
+        if item.name == name:
+            return item
+    raise BuildlibError(f"{what} {name!r} is not in the plan any more", hint="run the same command again")
 
 
 def _clean_link(plan: PlanSource) -> None:

@@ -17,7 +17,7 @@ import buildlib.project as project_module
 from buildlib import Project, plancache
 from buildlib.config import ProjectConfig
 
-from .conftest import PROJECT, copy_project
+from .conftest import PROJECT, copy_project, executed
 
 # A read-only doit command: for_dodo neither takes the project lock nor installs its signal handler.
 READ_ONLY = ["doit", "list"]
@@ -152,6 +152,22 @@ def test_a_change_to_what_planning_reads_plans_again(
     assert len(plans) == 2
 
 
+def test_a_workspace_symlink_pointed_elsewhere_plans_again(root: Path, plans: list[Path]) -> None:
+    """The key holds the configuration as parsed, its paths resolved: the same bytes of
+    pyproject.toml can name another workspace."""
+    fixtures = root / "crates-fixtures"
+    fixtures.rename(root / "ws-a")
+    shutil.copytree(root / "ws-a", root / "ws-b", symlinks=True)
+    fixtures.symlink_to("ws-a")
+    age(root)
+    first = load(root)
+    (root / "next").symlink_to("ws-b")
+    (root / "next").replace(fixtures)
+    second = load(root)
+    assert len(plans) == 2
+    assert first.plan.workspace.root == root / "ws-a" and second.plan.workspace.root == root / "ws-b"
+
+
 def test_a_shell_moving_around_is_still_served(root: Path, plans: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     load(root)
     monkeypatch.setenv("OLDPWD", str(root / "elsewhere"))
@@ -212,3 +228,32 @@ def test_a_doit_run_the_cache_serves_imports_no_planner(tmp_path: Path) -> None:
     assert "buildlib.tasks" in imported
     assert not imported & {"buildlib.plan", "buildlib.workspace", "buildlib.toolchain", "buildlib.records"}
     assert served.stdout == planned.stdout and "verify:ext-zlib" in served.stdout
+
+
+def test_a_run_the_cache_serves_builds_an_edit_and_a_first_build(tmp_path: Path) -> None:
+    """With the check off: the tasks come from the cache and the steps make the plan when they run,
+    serially for an edit, and once before doit forks its workers for a first build."""
+    project = copy_project(tmp_path)
+    age(tmp_path)
+    env = {name: value for name, value in project.env.items() if name != plancache.CHECK_VARIABLE}
+    cold = project.python("-m", "doit", "link", env=env)
+    assert cold.returncode == 0, cold.stdout + cold.stderr
+    past = time.time_ns() - 60_000_000_000  # the workspace directory gained cargo's target/: date it back
+    os.utime(project.workspace, ns=(past, past))
+    noop = project.python("-m", "doit", "link", env=env)
+    assert noop.returncode == 0 and not executed(noop), noop.stdout + noop.stderr
+    kept = cache_file(tmp_path).stat()
+
+    with (project.workspace / "ext-zlib" / "src" / "codec.rs").open("a") as handle:
+        handle.write("\n// edited\n")
+    edit = project.python("-m", "doit", "link", env=env)
+    assert edit.returncode == 0, edit.stdout + edit.stderr
+    assert executed(edit) == {"build:routed", "verify:ext-zlib", "link"}
+
+    shutil.rmtree(tmp_path / "build" / "archives")  # every build unit's inputs document: a first build
+    first = project.python("-m", "doit", "link", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert {"build:routed", "build:ext-hash", "build:together", "link"} <= executed(first)
+    assert project.run_program().returncode == 0
+    now = cache_file(tmp_path).stat()
+    assert (now.st_ino, now.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns), "each run was served"
