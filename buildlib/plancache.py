@@ -10,8 +10,8 @@ compared on the next run; a directory's times change when an entry is added, rem
 renamed in it. The key holds the rest: the parsed configuration (its paths resolved, symlinks
 included), the whole environment, the working directory, the Python, the task prefix.
 
-Nothing is kept when a path changed while planning ran (its state before and after differ), or
-less than ``RACY_NS`` before the run began: it could change again within the same timestamp
+Nothing is kept when a path changed while planning ran (its state before and after differ; for
+a path known only after planning, its change time), or less than ``RACY_NS`` before the run began: it could change again within the same timestamp
 after planning read it (git's "racily clean" rule). The next run plans again.
 
 With ``BUILDLIB_CHECK_PLAN_CACHE=1`` (the test suite sets it) a run the cache serves plans
@@ -97,7 +97,13 @@ def store(
     it was done, unless one differs from ``before`` (taken before planning) or changed within
     ``RACY_NS`` of ``started_ns``, when the run began. Returns whether it was kept."""
     changed = any(name in after and after[name] != stat for name, stat in before.items())
-    racy = any(stat is not None and stat[1] >= started_ns - RACY_NS for stat in after.values())
+    # A path known only after planning (the workspace root cargo reported) has no state from
+    # before: its change time, which nobody can set back, must be out of the window too.
+    limit = started_ns - RACY_NS
+    racy = any(
+        stat is not None and (stat[1] >= limit or (name not in before and stat[2] >= limit))
+        for name, stat in after.items()
+    )
     if changed or racy:
         path.unlink(missing_ok=True)
         return False

@@ -166,6 +166,7 @@ class Project:
         self.config = plan.config
         self._plan: Plan | None = plan
         self._environ: Mapping[str, str] = os.environ
+        self._runs_tasks = True  # for_dodo knows better: doit list and info run none
         # What the tasks and this API need, as the plan cache keeps it (JSON): both ways to a
         # project give doit the same task dicts (tasks.materialize).
         self._tasks: dict[str, Any] = json.loads(
@@ -188,7 +189,7 @@ class Project:
         cache's key holds), only when asked for its plan."""
         project = cls.__new__(cls)
         project.names, project.config, project._plan, project._tasks = TaskNames(prefix), config, None, cached
-        project._environ = environ
+        project._environ, project._runs_tasks = environ, True
         return project
 
     @property
@@ -235,6 +236,7 @@ class Project:
                 project = cls(plan_project(config), prefix=prefix)
             else:
                 project = cls._cached(config, prefix=prefix, started_ns=started_ns)
+            project._runs_tasks = not set(command) & _READ_ONLY_COMMANDS
             for warning in project._tasks["warnings"]:
                 print(f"warning: {warning}", file=sys.stderr)
             return project
@@ -302,11 +304,13 @@ class Project:
         """DOIT_CONFIG for a dodo file whose main project this is (see ``tasks.doit_config``)."""
         config = tasks.doit_config(self.config.out_dir, map(Path, self._tasks["inputs"]))
         config["default_tasks"] = [self.names.link]
+        if config["num_process"] and self._runs_tasks:
+            self.plan  # noqa: B018  made once, before doit forks its workers (each would make its own)
         return config
 
 
 def _first_difference(cached: dict[str, Any], fresh: dict[str, Any]) -> str:
-    for name in ("inputs", "warnings"):
+    for name in ("inputs", "warnings", "program", "verified"):
         if cached.get(name) != fresh.get(name):
             return name
     specs = [cached.get("specs") or [], fresh.get("specs") or []]

@@ -204,21 +204,28 @@ def load_workspace(
             f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace"
         )
     # The output directory may sit inside the workspace; its files never count.
-    key = _manifest_key(root, frozenset({out_dir}), cargo, environ)
+    skip = frozenset({out_dir})
     cache = Layout(out_dir).cache("metadata.json")
     try:
         cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
-            return parse_metadata(cached["metadata"])
-    except (OSError, ValueError, KeyError, WorkspaceError):
+        workspace = parse_metadata(cached["metadata"])
+        if cached.get("key") == _workspace_key(root, workspace.root, skip, cargo, environ):
+            return workspace
+    except (OSError, ValueError, KeyError, TypeError, WorkspaceError):
         pass  # no cache, or an unreadable one: ask cargo again
     # Without a lockfile, the first build would write one and so change every build's inputs
     # (and this cache's key) behind the plan's back: let cargo write it now, resolving once.
     metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file(), environ=environ)
     workspace = parse_metadata(metadata)
-    key = _manifest_key(root, frozenset({out_dir}), cargo, environ)
+    key = _workspace_key(root, workspace.root, skip, cargo, environ)
     _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
+
+
+def _workspace_key(root: Path, reported: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:
+    """The metadata cache's key: the manifests and configuration under ``root``, and under the
+    workspace root cargo reported when ``root`` is one of its members."""
+    return "".join(_manifest_key(top, skip, cargo, environ) for top in dict.fromkeys([root, reported]))
 
 
 def run_cargo_metadata(

@@ -187,6 +187,19 @@ def test_a_file_changed_just_before_planning_is_not_kept(root: Path, plans: list
     assert cache_file(root).is_file() and len(plans) == 2
 
 
+def test_a_member_named_as_the_workspace_watches_its_workspace_by_change_time(root: Path, plans: list[Path]) -> None:
+    """cargo's workspace root is known only after planning: no state from before to compare, so a
+    change time in the racy window keeps nothing (dating a file back sets its change time to now)."""
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('workspace = "crates-fixtures"', 'workspace = "crates-fixtures/ext-zlib"')
+    )
+    age(root)
+    project = load(root)
+    assert project.plan.workspace.root == root / "crates-fixtures"
+    assert not cache_file(root).exists()
+
+
 def test_a_damaged_cache_plans_again(root: Path, plans: list[Path]) -> None:
     load(root)
     cache_file(root).write_text('{"format": 1, "key": ')
@@ -231,8 +244,8 @@ def test_a_doit_run_the_cache_serves_imports_no_planner(tmp_path: Path) -> None:
 
 
 def test_a_run_the_cache_serves_builds_an_edit_and_a_first_build(tmp_path: Path) -> None:
-    """With the check off: the tasks come from the cache and the steps make the plan when they run,
-    serially for an edit, and once before doit forks its workers for a first build."""
+    """With the check off: the tasks come from the cache, and the plan is made when a step runs (an
+    edit), or before doit forks its workers (a first build)."""
     project = copy_project(tmp_path)
     age(tmp_path)
     env = {name: value for name, value in project.env.items() if name != plancache.CHECK_VARIABLE}

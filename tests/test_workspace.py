@@ -69,6 +69,22 @@ def test_metadata_is_cached_until_a_manifest_changes(tmp_path: Path, shimmed: Pa
     assert len(cargo_calls(shimmed)) == 3
 
 
+def test_a_member_named_as_the_workspace_sees_its_workspace_manifest_change(tmp_path: Path, shimmed: Path) -> None:
+    """cargo plans the whole workspace from a member's manifest: the root's files are in the key."""
+    root = tmp_path / "ws"
+    write_workspace(root)
+    out = tmp_path / "out"
+    assert load_workspace(root / "ext-a", out_dir=out).root == root
+    (root / "ext-b" / "src").mkdir(parents=True)
+    (root / "ext-b" / "src" / "lib.rs").write_text("")
+    (root / "ext-b" / "Cargo.toml").write_text('[package]\nname = "ext-b"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["rt", "ext-a", "ext-b", "tool"]\n')
+    assert {c.name for c in load_workspace(root / "ext-a", out_dir=out).crates} == {"rt", "ext-a", "ext-b"}
+    assert len(cargo_calls(shimmed)) == 2
+    load_workspace(root / "ext-a", out_dir=out)
+    assert len(cargo_calls(shimmed)) == 2
+
+
 def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"no Cargo\.toml"):
         load_workspace(tmp_path, out_dir=tmp_path / "out")
