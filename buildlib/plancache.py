@@ -10,9 +10,10 @@ compared on the next run; a directory's times change when an entry is added, rem
 renamed in it. The key holds the rest: the parsed configuration (its paths resolved, symlinks
 included), the whole environment, the working directory, the Python, the task prefix.
 
-Nothing is kept when a path changed while planning ran (its state before and after differ; for
-a path known only after planning, its change time), or less than ``RACY_NS`` before the run began: it could change again within the same timestamp
-after planning read it (git's "racily clean" rule). The next run plans again.
+Nothing is kept when a path changed while planning ran (its states before and after differ; for
+a path known only after planning, its change time tells), or less than ``RACY_NS`` before the
+run began: it could change again within the same timestamp after planning read it (git's
+"racily clean" rule). The next run plans again.
 
 With ``BUILDLIB_CHECK_PLAN_CACHE=1`` (the test suite sets it) a run the cache serves plans
 again all the same and stops when the two disagree: every scenario of the tests then

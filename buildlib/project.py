@@ -305,7 +305,8 @@ class Project:
         config = tasks.doit_config(self.config.out_dir, map(Path, self._tasks["inputs"]))
         config["default_tasks"] = [self.names.link]
         if config["num_process"] and self._runs_tasks:
-            self.plan  # noqa: B018  made once, before doit forks its workers (each would make its own)
+            # Made once here, before doit forks its workers: each would make its own.
+            _ = self.plan
         return config
 
 
