@@ -258,16 +258,20 @@ class Project:
         cached = plancache.load(path, key)
         if cached is not None and not plancache.checking():
             return cls._served(config, cached, prefix=prefix, environ=environ)
-        before = plancache.states([config.file, *planning_reads(config, environ)])
+        reads = [config.file, *planning_reads(config, environ)]
+        before = plancache.states(reads)
         project = cls(plan_project(config, environ), prefix=prefix)
         if cached is not None and cached != project._tasks:
             raise BuildlibError(
                 f"{path}: the plan cache's tasks differ from a new plan's ({_first_difference(cached, project._tasks)})",
                 hint=f"{plancache.CHECK_VARIABLE} is set; this is a buildlib bug: report it, and remove the file to go on",
             )
+        # The same paths again (a directory gaining an entry shows in its own state), plus the
+        # workspace root cargo reported when the configuration names a member.
         root = project.plan.workspace.root
-        after = plancache.states([config.file, *planning_reads(config, environ, workspace_root=root)])
-        plancache.store(path, key, before, after, started_ns=started_ns, payload=project._tasks)
+        if root != config.workspace:
+            reads = [config.file, *planning_reads(config, environ, workspace_root=root)]
+        plancache.store(path, key, before, plancache.states(reads), started_ns=started_ns, payload=project._tasks)
         return project
 
     def create_doit_tasks(self) -> Iterator[tasks.TaskDict]:
