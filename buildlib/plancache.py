@@ -6,14 +6,18 @@ What planning reads is listed beside it (``project.planning_reads``): cargo's ma
 the directories searched for them, cargo's configuration files, the toolchain's files, the
 programs planning looks for and the directories searched for them (PATH), the host sources,
 buildlib's own code. Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and
-compared on the next run; a directory's times change when an entry is added, removed or
-renamed in it. The key holds the rest: the parsed configuration (its paths resolved, symlinks
-included), the whole environment, the working directory, the Python, the task prefix.
+compared on the next run. Planning reads only the names in a directory, so a directory also
+keeps a digest of its names (and which are directories, hidden ones left out): when its times
+moved but its names did not, as when an editor saves a file by writing a new one and renaming
+it over the old, it is unchanged. The key holds the rest: the parsed configuration (its paths
+resolved, symlinks included), the whole environment, the working directory, the Python, the
+task prefix.
 
 Nothing is kept when a path changed while planning ran (its states before and after differ; for
-a path known only after planning, its change time tells), or less than ``RACY_NS`` before the
-run began: it could change again within the same timestamp after planning read it (git's
-"racily clean" rule). The next run plans again.
+a path known only after planning, its change time tells), or when a file changed less than
+``RACY_NS`` before the run began: it could change again within the same timestamp after
+planning read it (git's "racily clean" rule). The next run plans again. Such a directory is kept
+without its times, so the next run compares its names.
 
 With ``BUILDLIB_CHECK_PLAN_CACHE=1`` (the test suite sets it) a run the cache serves plans
 again all the same and stops when the two disagree: every scenario of the tests then
@@ -25,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat as stat_module
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,7 +37,7 @@ from typing import Any
 
 from . import _fs
 
-FORMAT = 2
+FORMAT = 3
 CHECK_VARIABLE = "BUILDLIB_CHECK_PLAN_CACHE"
 # Two seconds: the coarsest timestamps of a common file system (FAT) are that far apart.
 RACY_NS = 2_000_000_000
@@ -40,7 +45,10 @@ RACY_NS = 2_000_000_000
 # directory, the nesting depth; the working directory itself is in the key), and the check mode's.
 _NOT_READ = frozenset({"_", "OLDPWD", "SHLVL", CHECK_VARIABLE})
 
-Stat = list[int] | None
+# [size, mtime_ns, ctime_ns, inode], a directory's with the digest of its names; None: absent.
+Stat = list[Any] | None
+# The times of a directory changed in the racy window: never equal to a real state's.
+_NO_TIMES = [0, 0, 0, 0]
 
 
 def key(config: str, prefix: str, environ: Mapping[str, str]) -> str:
@@ -59,16 +67,43 @@ def key(config: str, prefix: str, environ: Mapping[str, str]) -> str:
 
 
 def states(paths: Iterable[Path]) -> dict[str, Stat]:
-    """The state of each path: (size, mtime_ns, ctime_ns, inode), or None when absent."""
-    return {name: _stat(name) for name in dict.fromkeys(map(str, paths))}
+    """The state of each path: (size, mtime_ns, ctime_ns, inode), and a directory's names' digest;
+    None when absent."""
+    return {name: _state(name) for name in dict.fromkeys(map(str, paths))}
 
 
-def _stat(path: str) -> Stat:
+def _state(path: str) -> Stat:
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    times: list[Any] = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    names = _names(path) if stat_module.S_ISDIR(stat.st_mode) else None
+    return times if names is None else [*times, names]
+
+
+def _names(directory: str) -> str | None:
+    """The digest of the names in ``directory`` (a directory's with a ``/``), hidden ones left out;
+    None when it cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(e.name + "/" * e.is_dir() for e in entries if not e.name.startswith("."))
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(names).encode()).hexdigest()
+
+
+def _unchanged(path: str, kept: Stat) -> bool:
+    """Whether ``path`` is as ``kept``: the same times, or for a directory the same names."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return kept is None
+    if kept is None:
+        return False
+    if [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino] == kept[:4]:
+        return True
+    return len(kept) == 5 and stat_module.S_ISDIR(stat.st_mode) and _names(path) == kept[4]
 
 
 def load(path: Path, expected_key: str) -> dict[str, Any] | None:
@@ -77,7 +112,7 @@ def load(path: Path, expected_key: str) -> dict[str, Any] | None:
         document = json.loads(path.read_bytes())
         if document["format"] != FORMAT or document["key"] != expected_key:
             return None
-        if any(_stat(name) != stat for name, stat in document["watched"]):
+        if not all(_unchanged(name, stat) for name, stat in document["watched"]):
             return None
         payload = document["payload"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -95,20 +130,24 @@ def store(
     payload: Mapping[str, Any],
 ) -> bool:
     """Keep ``payload`` at ``path`` under ``key_`` with ``after``, the states of what planning read when
-    it was done, unless one differs from ``before`` (taken before planning) or changed within
-    ``RACY_NS`` of ``started_ns``, when the run began. Returns whether it was kept."""
+    it was done, unless one differs from ``before`` (taken before planning) or a file changed
+    within ``RACY_NS`` of ``started_ns``, when the run began; such a directory is kept without its
+    times. Returns whether it was kept."""
     changed = any(name in after and after[name] != stat for name, stat in before.items())
     # A path known only after planning (the workspace root cargo reported) has no state from
     # before: its change time, which nobody can set back, must be out of the window too.
     limit = started_ns - RACY_NS
-    racy = any(
-        stat is not None and (stat[1] >= limit or (name not in before and stat[2] >= limit))
+    racy = {
+        name: stat
         for name, stat in after.items()
-    )
-    if changed or racy:
+        if stat is not None and (stat[1] >= limit or (name not in before and stat[2] >= limit))
+    }
+    # A directory planning listed, its names the same before and after, stands by its names.
+    if changed or any(len(stat) != 5 or name not in before for name, stat in racy.items()):
         path.unlink(missing_ok=True)
         return False
-    document = {"format": FORMAT, "key": key_, "watched": list(after.items()), "payload": payload}
+    watched = [(name, [*_NO_TIMES, racy[name][4]] if name in racy else stat) for name, stat in after.items()]
+    document = {"format": FORMAT, "key": key_, "watched": watched, "payload": payload}
     _fs.write_atomic(path, json.dumps(document).encode())
     return True
 

@@ -89,8 +89,9 @@ def planning_reads(
     and the environment: the workspace's manifests, the directories searched for them and cargo's
     configuration files (also under ``workspace_root``, the root cargo reported, when the
     configuration names a member); the toolchain's files; the programs planning looks for (cc,
-    sccache, binutils for sealing) and the directories searched for them; the host sources;
-    buildlib's own code."""
+    sccache, binutils for sealing), the directories searched for them and each name they could
+    have there (one made executable is found there from then on); the host sources; buildlib's own
+    code."""
     from .cache import find_sccache, scripts_directories
     from .seal import TOOLS
     from .toolchain import toolchain_reads
@@ -101,6 +102,10 @@ def planning_reads(
     found = [shutil.which(program, path=search) for program in programs]
     if config.cache == "sccache":
         found.append(str(find_sccache(environ) or ""))
+        programs.append("sccache")
+    # An empty entry of PATH is the working directory.
+    directories = [Path(entry or ".") for entry in [*search.split(os.pathsep), *scripts_directories()]]
+    names = [*programs, config.cargo, environ.get("RUSTC", "rustc")]
     package = Path(__file__).parent
     return [
         *(
@@ -109,8 +114,8 @@ def planning_reads(
             for path in workspace_reads(root, out_dir=config.out_dir, environ=environ)
         ),
         *(path for path in toolchain_reads(config.cargo, workspace=config.workspace, environ=environ) if path),
-        # An empty entry of PATH is the working directory.
-        *(Path(entry or ".") for entry in [*search.split(os.pathsep), *scripts_directories()]),
+        *directories,
+        *(directory / name for directory in directories for name in names if os.sep not in name),
         *(Path(program) for program in found if program),
         *config.host.sources,
         package,

@@ -187,6 +187,46 @@ def test_a_file_changed_just_before_planning_is_not_kept(root: Path, plans: list
     assert cache_file(root).is_file() and len(plans) == 2
 
 
+def _save_by_rename(source: Path) -> None:
+    """Save ``source`` as many editors do: write a new file beside it, rename it over the old one."""
+    temp = source.with_name(f".{source.name}.swp")
+    temp.write_text(source.read_text() + "\n// saved\n")
+    temp.replace(source)
+
+
+def test_a_source_saved_by_renaming_a_new_file_over_it_is_served(root: Path, plans: list[Path]) -> None:
+    """Its directory's times change, its names do not: planning reads only the names."""
+    load(root)
+    _save_by_rename(root / "crates-fixtures" / "ext-zlib" / "src" / "lib.rs")
+    load(root)
+    assert len(plans) == 1
+
+
+def test_a_directory_changed_just_before_planning_is_kept_by_its_names(root: Path, plans: list[Path]) -> None:
+    """Its times are in the racy window, so it is kept without them: the next runs compare its names."""
+    source = root / "crates-fixtures" / "ext-zlib" / "src"
+    _save_by_rename(source / "lib.rs")
+    load(root)
+    assert cache_file(root).is_file()
+    load(root)
+    assert len(plans) == 1
+    (source / "extra").mkdir()
+    load(root)
+    assert len(plans) == 2
+
+
+def test_a_program_made_executable_on_path_plans_again(root: Path, plans: list[Path]) -> None:
+    """shutil.which passes over a file it cannot run: made executable, it is found from then on,
+    though the directory's names and times stay the same."""
+    cc = root / "bin" / "cc"
+    cc.write_text(f'#!/bin/sh\nexec {shutil.which("cc")} "$@"\n')
+    age(root / "bin")
+    load(root)
+    cc.chmod(0o755)
+    load(root)
+    assert len(plans) == 2
+
+
 def test_a_member_named_as_the_workspace_watches_its_workspace_by_change_time(root: Path, plans: list[Path]) -> None:
     """cargo's workspace root is known only after planning: no state from before to compare, so a
     change time in the racy window keeps nothing (dating a file back sets its change time to now)."""
