@@ -78,10 +78,9 @@ def promote(
     sealed: bool = False,
 ) -> StoreEntry:
     """Commit a verified archive (the built one, or with ``sealed`` the sealed one) and its report
-    into the store; the previous entry stays whole until the report rename.
-
-    Raises StoreError when the archive changed while it was copied.
-    """
+    into the store; the previous entry stays whole until the report rename. The archive is named
+    after the SHA-256 of its bytes (``_store_archive``); the report records that name and the
+    file's identity, which ``load_entry`` checks before a link uses it."""
     archive, sha256 = _store_archive(staticlib, record, sealed=sealed)
     identity = _fs.identity(archive)
     report = VerifyReport(
