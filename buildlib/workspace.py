@@ -25,7 +25,7 @@ from .cargoenv import config_files, tracked_environment
 from .errors import WorkspaceError
 from .layout import Layout
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 # `cargo metadata --no-deps` reads manifests, never the lockfile (which a build may rewrite).
 _MANIFEST_NAMES = frozenset({"Cargo.toml"})
 _LIB_KINDS = frozenset({"lib", "staticlib", "rlib", "cdylib", "dylib"})
@@ -140,9 +140,12 @@ def find_files(
     """Files named one of ``names`` under ``top``, pruning ``target/``, hidden directories and ``skip``;
     each directory listed is appended to ``searched``, when given.
 
-    Only what it returns becomes a Path: it runs on every doit invocation, over the whole workspace.
+    A symbolic link to a directory is followed, as cargo follows one to a member, unless its target
+    was entered already (a link to an ancestor: the walk ends) or is skipped. Only what it returns
+    becomes a Path: it runs on every plan, over the whole workspace.
     """
     skipped = {str(path) for path in skip}
+    entered = {os.path.realpath(path) for path in (top, *skip)}
     found: list[Path] = []
     stack = [str(top)]
     while stack:
@@ -154,8 +157,8 @@ def find_files(
                 for entry in entries:
                     if entry.name.startswith("."):
                         continue
-                    if entry.is_dir(follow_symlinks=False):
-                        if entry.name != "target" and entry.path not in skipped:
+                    if entry.is_dir():
+                        if entry.name != "target" and entry.path not in skipped and _enter(entry, entered):
                             stack.append(entry.path)
                     elif entry.name in names and entry.is_file():
                         found.append(Path(entry.path))
@@ -164,10 +167,28 @@ def find_files(
     return found
 
 
+def _enter(entry: os.DirEntry[str], entered: set[str]) -> bool:
+    """Whether to walk into the directory ``entry``: yes, unless it is a link to one entered or skipped."""
+    if not entry.is_symlink():
+        return True
+    target = os.path.realpath(entry.path)
+    if target in entered:
+        return False
+    entered.add(target)
+    return True
+
+
 def _metadata_inputs(root: Path, skip: frozenset[Path], environ: Mapping[str, str]) -> list[Path]:
-    """The files ``cargo metadata`` of the workspace at ``root`` reads: every manifest under it and
-    every configuration file cargo would read (present or not)."""
-    return [*sorted(find_files(root, _MANIFEST_NAMES, skip=skip)), *config_files(root, environ)]
+    """The files ``cargo metadata`` of the workspace at ``root`` reads: every manifest under it, the
+    manifests above it and every configuration file cargo would read (present or not)."""
+    found = sorted(find_files(root, _MANIFEST_NAMES, skip=skip))
+    return [*found, *_ancestor_manifests(root), *config_files(root, environ)]
+
+
+def _ancestor_manifests(root: Path) -> list[Path]:
+    """The manifests cargo looks for above ``root``, present or not: one whose ``[workspace]`` lists
+    ``root`` makes it a member of that workspace."""
+    return [directory / "Cargo.toml" for directory in root.parents]
 
 
 def workspace_reads(root: Path, *, out_dir: Path, environ: Mapping[str, str] = os.environ) -> list[Path]:
@@ -175,7 +196,7 @@ def workspace_reads(root: Path, *, out_dir: Path, environ: Mapping[str, str] = o
     searched for manifests (one gains an entry when a crate is added)."""
     searched: list[str] = []
     manifests = find_files(root, _MANIFEST_NAMES, skip=frozenset({out_dir}), searched=searched)
-    return [*map(Path, searched), *manifests, *config_files(root, environ)]
+    return [*map(Path, searched), *manifests, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
 def _manifest_key(root: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:

@@ -168,6 +168,22 @@ def test_a_workspace_symlink_pointed_elsewhere_plans_again(root: Path, plans: li
     assert first.plan.workspace.root == root / "ws-a" and second.plan.workspace.root == root / "ws-b"
 
 
+def test_a_member_reached_through_a_symlink_plans_again_when_its_manifest_changes(
+    root: Path, plans: list[Path]
+) -> None:
+    member = root / "crates-fixtures" / "ext-zlib"
+    (root / "elsewhere").mkdir()
+    member.rename(root / "elsewhere" / "ext-zlib")
+    member.symlink_to(root / "elsewhere" / "ext-zlib")
+    age(root)
+    load(root)
+    load(root)
+    assert len(plans) == 1
+    _edit_manifest(root)
+    load(root)
+    assert len(plans) == 2
+
+
 def test_a_shell_moving_around_is_still_served(root: Path, plans: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     load(root)
     monkeypatch.setenv("OLDPWD", str(root / "elsewhere"))

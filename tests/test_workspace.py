@@ -85,6 +85,45 @@ def test_a_member_named_as_the_workspace_sees_its_workspace_manifest_change(tmp_
     assert len(cargo_calls(shimmed)) == 2
 
 
+def test_a_member_reached_through_a_symlink_is_watched_like_the_others(tmp_path: Path, shimmed: Path) -> None:
+    """cargo follows a symlink to a member: an edit of its manifest, or a new member in a linked
+    directory, asks cargo again; a link back to an ancestor ends the walk."""
+    root, vendor = tmp_path / "ws", tmp_path / "vendor"
+    write_workspace(root)
+    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["rt", "ext-a", "tool", "vendor/*"]\n')
+    (vendor / "ext-v" / "src").mkdir(parents=True)
+    (vendor / "ext-v" / "src" / "lib.rs").write_text("")
+    manifest = vendor / "ext-v" / "Cargo.toml"
+    manifest.write_text(
+        '[package]\nname = "ext-v"\nversion = "0.1.0"\nedition = "2021"\n[lib]\ncrate-type = ["staticlib"]\n'
+    )
+    (root / "vendor").symlink_to(vendor)
+    (root / "rt" / "up").symlink_to(root)
+    out = tmp_path / "out"
+    assert load_workspace(root, out_dir=out).crate("ext-v").is_ext
+    manifest.write_text(manifest.read_text().replace('"staticlib"', '"rlib"'))
+    assert not load_workspace(root, out_dir=out).crate("ext-v").is_ext
+    (vendor / "ext-w" / "src").mkdir(parents=True)
+    (vendor / "ext-w" / "src" / "lib.rs").write_text("")
+    (vendor / "ext-w" / "Cargo.toml").write_text('[package]\nname = "ext-w"\nversion = "0.1.0"\nedition = "2021"\n')
+    assert "ext-w" in {c.name for c in load_workspace(root, out_dir=out).crates}
+    load_workspace(root, out_dir=out)
+    assert len(cargo_calls(shimmed)) == 3
+
+
+def test_a_package_a_workspace_above_it_comes_to_list_is_seen_as_its_member(tmp_path: Path, shimmed: Path) -> None:
+    """cargo looks above a package without a [workspace] table for a workspace that lists it."""
+    root = tmp_path / "ws"
+    write_workspace(root)
+    (root / "Cargo.toml").unlink()
+    (root / "ext-a" / "Cargo.toml").write_text('[package]\nname = "ext-a"\nversion = "0.1.0"\nedition = "2021"\n')
+    out = tmp_path / "out"
+    assert load_workspace(root / "ext-a", out_dir=out).root == root / "ext-a"
+    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["ext-a"]\n')
+    assert load_workspace(root / "ext-a", out_dir=out).root == root
+    assert len(cargo_calls(shimmed)) == 2
+
+
 def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"no Cargo\.toml"):
         load_workspace(tmp_path, out_dir=tmp_path / "out")
