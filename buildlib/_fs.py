@@ -23,6 +23,26 @@ def identity(path: Path) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
+def listing_digest(directory: Path | str) -> str | None:
+    """A digest of what ``directory`` holds, hidden entries left out: each name with its kind (a
+    directory's with ``/``, a symbolic link's with ``@`` and where it points, anything but a file's
+    with ``?``); None when it cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(_kind(entry) for entry in entries if not entry.name.startswith("."))
+    except OSError:
+        return None
+    return hashlib.sha256(b"\0".join(map(os.fsencode, names))).hexdigest()
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return f"{entry.name}@{os.readlink(entry.path)}"
+    if entry.is_dir(follow_symlinks=False):
+        return f"{entry.name}/"
+    return entry.name if entry.is_file(follow_symlinks=False) else f"{entry.name}?"
+
+
 def _temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -6,18 +6,18 @@ What planning reads is listed beside it (``project.planning_reads``): cargo's ma
 the directories searched for them, cargo's configuration files, the toolchain's files, the
 programs planning looks for and the directories searched for them (PATH), the host sources,
 buildlib's own code. Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and
-compared on the next run. Planning reads only the names in a directory, so a directory also
-keeps a digest of its names (and which are directories, hidden ones left out): when its times
-moved but its names did not, as when an editor saves a file by writing a new one and renaming
-it over the old, it is unchanged. The key holds the rest: the parsed configuration (its paths
-resolved, symlinks included), the whole environment, the working directory, the Python, the
-task prefix.
+compared on the next run. Of the directories searched (for manifests, programs, buildlib's
+modules) planning reads only what they hold, so each of those also keeps a digest of its
+entries (``_fs.listing_digest``): when its times moved but its entries did not, as when an
+editor saves a file by writing a new one and renaming it over the old, it is unchanged. Other
+directories (the toolchains: planning runs what is in them) count by their times alone. The key
+holds the rest: the parsed configuration (its paths resolved, symlinks included), the whole
+environment, the working directory, the Python, the task prefix.
 
 Nothing is kept when a path changed while planning ran (its states before and after differ; for
-a path known only after planning, its change time tells), or when a file changed less than
-``RACY_NS`` before the run began: it could change again within the same timestamp after
-planning read it (git's "racily clean" rule). The next run plans again. Such a directory is kept
-without its times, so the next run compares its names.
+a path known only after planning, its change time tells), or less than ``RACY_NS`` before the
+run began: it could change again within the same timestamp after planning read it (git's
+"racily clean" rule). The next run plans again.
 
 With ``BUILDLIB_CHECK_PLAN_CACHE=1`` (the test suite sets it) a run the cache serves plans
 again all the same and stops when the two disagree: every scenario of the tests then
@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat as stat_module
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -45,10 +44,8 @@ RACY_NS = 2_000_000_000
 # directory, the nesting depth; the working directory itself is in the key), and the check mode's.
 _NOT_READ = frozenset({"_", "OLDPWD", "SHLVL", CHECK_VARIABLE})
 
-# [size, mtime_ns, ctime_ns, inode], a directory's with the digest of its names; None: absent.
+# [size, mtime_ns, ctime_ns, inode], a listed directory's with the digest of its entries; None: absent.
 Stat = list[Any] | None
-# The times of a directory changed in the racy window: never equal to a real state's.
-_NO_TIMES = [0, 0, 0, 0]
 
 
 def key(config: str, prefix: str, environ: Mapping[str, str]) -> str:
@@ -66,10 +63,18 @@ def key(config: str, prefix: str, environ: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(world).encode()).hexdigest()
 
 
-def states(paths: Iterable[Path]) -> dict[str, Stat]:
-    """The state of each path: (size, mtime_ns, ctime_ns, inode), and a directory's names' digest;
-    None when absent."""
-    return {name: _state(name) for name in dict.fromkeys(map(str, paths))}
+def states(paths: Iterable[Path], listed: Iterable[Path] = ()) -> dict[str, Stat]:
+    """The state of each path: (size, mtime_ns, ctime_ns, inode), or None when absent; each of the
+    ``listed`` directories, those planning read the names of and nothing else, with its entries'
+    digest (``_fs.listing_digest``) too."""
+    found = {name: _state(name) for name in dict.fromkeys(map(str, paths))}
+    for name in dict.fromkeys(map(str, listed)):
+        if name in found:
+            continue  # read as a path too: its times alone
+        state = _state(name)
+        names = None if state is None else _fs.listing_digest(name)
+        found[name] = state if state is None or names is None else [*state, names]
+    return found
 
 
 def _state(path: str) -> Stat:
@@ -77,33 +82,17 @@ def _state(path: str) -> Stat:
         stat = os.stat(path)
     except OSError:
         return None
-    times: list[Any] = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-    names = _names(path) if stat_module.S_ISDIR(stat.st_mode) else None
-    return times if names is None else [*times, names]
-
-
-def _names(directory: str) -> str | None:
-    """The digest of the names in ``directory`` (a directory's with a ``/``), hidden ones left out;
-    None when it cannot be listed."""
-    try:
-        with os.scandir(directory) as entries:
-            names = sorted(e.name + "/" * e.is_dir() for e in entries if not e.name.startswith("."))
-    except OSError:
-        return None
-    return hashlib.sha256("\0".join(names).encode()).hexdigest()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 def _unchanged(path: str, kept: Stat) -> bool:
-    """Whether ``path`` is as ``kept``: the same times, or for a directory the same names."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return kept is None
-    if kept is None:
-        return False
-    if [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino] == kept[:4]:
+    """Whether ``path`` is as ``kept``: the same times, or for a listed directory the same entries."""
+    state = _state(path)
+    if state is None or kept is None:
+        return state == kept
+    if state == kept[:4]:
         return True
-    return len(kept) == 5 and stat_module.S_ISDIR(stat.st_mode) and _names(path) == kept[4]
+    return len(kept) == 5 and _fs.listing_digest(path) == kept[4]
 
 
 def load(path: Path, expected_key: str) -> dict[str, Any] | None:
@@ -130,24 +119,20 @@ def store(
     payload: Mapping[str, Any],
 ) -> bool:
     """Keep ``payload`` at ``path`` under ``key_`` with ``after``, the states of what planning read when
-    it was done, unless one differs from ``before`` (taken before planning) or a file changed
-    within ``RACY_NS`` of ``started_ns``, when the run began; such a directory is kept without its
-    times. Returns whether it was kept."""
+    it was done, unless one differs from ``before`` (taken before planning) or changed within
+    ``RACY_NS`` of ``started_ns``, when the run began. Returns whether it was kept."""
     changed = any(name in after and after[name] != stat for name, stat in before.items())
     # A path known only after planning (the workspace root cargo reported) has no state from
     # before: its change time, which nobody can set back, must be out of the window too.
     limit = started_ns - RACY_NS
-    racy = {
-        name: stat
+    racy = any(
+        stat is not None and (stat[1] >= limit or (name not in before and stat[2] >= limit))
         for name, stat in after.items()
-        if stat is not None and (stat[1] >= limit or (name not in before and stat[2] >= limit))
-    }
-    # A directory planning listed, its names the same before and after, stands by its names.
-    if changed or any(len(stat) != 5 or name not in before for name, stat in racy.items()):
+    )
+    if changed or racy:
         path.unlink(missing_ok=True)
         return False
-    watched = [(name, [*_NO_TIMES, racy[name][4]] if name in racy else stat) for name, stat in after.items()]
-    document = {"format": FORMAT, "key": key_, "watched": watched, "payload": payload}
+    document = {"format": FORMAT, "key": key_, "watched": list(after.items()), "payload": payload}
     _fs.write_atomic(path, json.dumps(document).encode())
     return True
 

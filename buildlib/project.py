@@ -84,14 +84,17 @@ def plan_project(config: ProjectConfig, environ: Mapping[str, str] = os.environ)
 
 def planning_reads(
     config: ProjectConfig, environ: Mapping[str, str] = os.environ, *, workspace_root: Path | None = None
-) -> list[Path]:
-    """Every file and directory ``plan_project`` reads or searches, beyond the configuration itself
-    and the environment: the workspace's manifests, the directories searched for them and cargo's
-    configuration files (also under ``workspace_root``, the root cargo reported, when the
-    configuration names a member); the toolchain's files; the programs planning looks for (cc,
-    sccache, binutils for sealing), the directories searched for them and each name they could
-    have there (one made executable is found there from then on); the host sources; buildlib's own
-    code."""
+) -> tuple[list[Path], list[Path]]:
+    """Every directory and file ``plan_project`` reads or searches, beyond the configuration itself
+    and the environment, as (listed, paths): the directories it reads only the entries of (those
+    searched for manifests, under ``workspace_root`` too, the root cargo reported, when the
+    configuration names a member; buildlib's package), and the rest. That is the workspace's
+    manifests, the symbolic links met on the way and cargo's configuration files; the toolchain's
+    files; each name a program planning looks for (cargo, rustc, cc, sccache, binutils for
+    sealing) could have in the directories searched for it (PATH, pip's scripts directories: one
+    made executable, or new, is found from then on), and each one found; the host sources;
+    buildlib's own modules. The members behind a symbolic link are known only from the plan
+    (``workspace.outside_reads``)."""
     from .cache import find_sccache, scripts_directories
     from .seal import TOOLS
     from .toolchain import toolchain_reads
@@ -107,20 +110,19 @@ def planning_reads(
     directories = [Path(entry or ".") for entry in [*search.split(os.pathsep), *scripts_directories()]]
     names = [*programs, config.cargo, environ.get("RUSTC", "rustc")]
     package = Path(__file__).parent
-    return [
-        *(
-            path
-            for root in dict.fromkeys([config.workspace, workspace_root or config.workspace])
-            for path in workspace_reads(root, out_dir=config.out_dir, environ=environ)
-        ),
+    listed, paths = [package], []
+    for root in dict.fromkeys([config.workspace, workspace_root or config.workspace]):
+        searched, files = workspace_reads(root, out_dir=config.out_dir, environ=environ)
+        listed += searched
+        paths += files
+    paths += [
         *(path for path in toolchain_reads(config.cargo, workspace=config.workspace, environ=environ) if path),
-        *directories,
         *(directory / name for directory in directories for name in names if os.sep not in name),
         *(Path(program) for program in found if program),
         *config.host.sources,
-        package,
         *sorted(package.glob("*.py")),
     ]
+    return listed, paths
 
 
 def _exit_on_sigterm() -> None:
@@ -263,20 +265,25 @@ class Project:
         cached = plancache.load(path, key)
         if cached is not None and not plancache.checking():
             return cls._served(config, cached, prefix=prefix, environ=environ)
-        reads = [config.file, *planning_reads(config, environ)]
-        before = plancache.states(reads)
+        listed, paths = planning_reads(config, environ)
+        before = plancache.states([config.file, *paths], listed)
         project = cls(plan_project(config, environ), prefix=prefix)
         if cached is not None and cached != project._tasks:
             raise BuildlibError(
                 f"{path}: the plan cache's tasks differ from a new plan's ({_first_difference(cached, project._tasks)})",
                 hint=f"{plancache.CHECK_VARIABLE} is set; this is a buildlib bug: report it, and remove the file to go on",
             )
-        # The same paths again (a directory gaining an entry shows in its own state), plus the
-        # workspace root cargo reported when the configuration names a member.
-        root = project.plan.workspace.root
-        if root != config.workspace:
-            reads = [config.file, *planning_reads(config, environ, workspace_root=root)]
-        plancache.store(path, key, before, plancache.states(reads), started_ns=started_ns, payload=project._tasks)
+        # The same paths again (a directory gaining an entry shows in its own state), plus what only
+        # cargo's answer names: the workspace root when the configuration names a member, and the
+        # members behind a symbolic link.
+        from .workspace import outside_reads
+
+        workspace = project.plan.workspace
+        if workspace.root != config.workspace:
+            listed, paths = planning_reads(config, environ, workspace_root=workspace.root)
+        more_listed, more_paths = outside_reads(workspace.root, workspace.manifests, set(paths))
+        after = plancache.states([config.file, *paths, *more_paths], [*listed, *more_listed])
+        plancache.store(path, key, before, after, started_ns=started_ns, payload=project._tasks)
         return project
 
     def create_doit_tasks(self) -> Iterator[tasks.TaskDict]:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ class Workspace:
     root: Path
     target_dir: Path
     crates: tuple[Crate, ...]
+    manifests: tuple[Path, ...] = ()  # every package's, as cargo reported it (binary-only ones too)
 
     def crate(self, name: str) -> Crate:
         for crate in self.crates:
@@ -109,6 +110,7 @@ def parse_metadata(metadata: dict[str, Any]) -> Workspace:
             root=Path(str(metadata["workspace_root"])),
             target_dir=Path(str(metadata["target_directory"])),
             crates=tuple(crate for crate in crates if crate is not None),
+            manifests=tuple(Path(str(package["manifest_path"])) for package in packages),
         )
     except (KeyError, TypeError) as e:
         raise WorkspaceError(f"cargo metadata output lacks an expected field: {e}") from e
@@ -135,17 +137,22 @@ def _crate_from_package(package: dict[str, Any], by_dir: dict[str, str]) -> Crat
 
 
 def find_files(
-    top: Path, names: frozenset[str], *, skip: frozenset[Path] = frozenset(), searched: list[str] | None = None
+    top: Path,
+    names: frozenset[str],
+    *,
+    skip: frozenset[Path] = frozenset(),
+    searched: list[str] | None = None,
+    links: list[str] | None = None,
 ) -> list[Path]:
     """Files named one of ``names`` under ``top``, pruning ``target/``, hidden directories and ``skip``;
-    each directory listed is appended to ``searched``, when given.
+    each directory listed is appended to ``searched``, and each symbolic link met but not followed
+    (to a directory, or dangling) to ``links``, when given.
 
-    A symbolic link to a directory is followed, as cargo follows one to a member, unless its target
-    was entered already (a link to an ancestor: the walk ends) or is skipped. Only what it returns
+    A link can lead anywhere (a build tool's output tree, the whole file system): the members
+    behind one are found through cargo's answer instead (``outside_reads``). Only what it returns
     becomes a Path: it runs on every plan, over the whole workspace.
     """
     skipped = {str(path) for path in skip}
-    entered = {os.path.realpath(path) for path in (top, *skip)}
     found: list[Path] = []
     stack = [str(top)]
     while stack:
@@ -157,31 +164,38 @@ def find_files(
                 for entry in entries:
                     if entry.name.startswith("."):
                         continue
-                    if entry.is_dir():
-                        if entry.name != "target" and entry.path not in skipped and _enter(entry, entered):
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "target" and entry.path not in skipped:
                             stack.append(entry.path)
                     elif entry.name in names and entry.is_file():
                         found.append(Path(entry.path))
+                    elif links is not None and entry.is_symlink() and not entry.is_file():
+                        links.append(entry.path)
         except OSError:
             continue
     return found
 
 
-def _enter(entry: os.DirEntry[str], entered: set[str]) -> bool:
-    """Whether to walk into the directory ``entry``: yes, unless it is a link to one entered or skipped."""
-    if not entry.is_symlink():
-        return True
-    target = os.path.realpath(entry.path)
-    if target in entered:
-        return False
-    entered.add(target)
-    return True
+def outside_reads(root: Path, manifests: Iterable[Path], found: Collection[Path]) -> tuple[list[Path], list[Path]]:
+    """For the manifests cargo reported that the search did not find (a member behind a symbolic
+    link): the directories to list, from below ``root`` down to each one's (a new member can
+    appear in any of them), and the manifests themselves."""
+    outside = [manifest for manifest in manifests if manifest not in found]
+    directories = [
+        directory
+        for manifest in outside
+        for directory in (manifest.parent, *manifest.parent.parents)
+        if directory == manifest.parent or (directory != root and directory.is_relative_to(root))
+    ]
+    return list(dict.fromkeys(directories)), outside
 
 
-def _metadata_inputs(root: Path, skip: frozenset[Path], environ: Mapping[str, str]) -> list[Path]:
+def _metadata_inputs(
+    root: Path, skip: frozenset[Path], environ: Mapping[str, str], links: list[str] | None = None
+) -> list[Path]:
     """The files ``cargo metadata`` of the workspace at ``root`` reads: every manifest under it, the
     manifests above it and every configuration file cargo would read (present or not)."""
-    found = sorted(find_files(root, _MANIFEST_NAMES, skip=skip))
+    found = sorted(find_files(root, _MANIFEST_NAMES, skip=skip, links=links))
     return [*found, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
@@ -191,23 +205,40 @@ def _ancestor_manifests(root: Path) -> list[Path]:
     return [directory / "Cargo.toml" for directory in root.parents]
 
 
-def workspace_reads(root: Path, *, out_dir: Path, environ: Mapping[str, str] = os.environ) -> list[Path]:
-    """What ``load_workspace`` reads or searches: the files of ``cargo metadata`` and each directory
-    searched for manifests (one gains an entry when a crate is added)."""
+def workspace_reads(
+    root: Path, *, out_dir: Path, environ: Mapping[str, str] = os.environ
+) -> tuple[list[Path], list[Path]]:
+    """What ``load_workspace`` reads or searches under ``root``: the directories of which it reads
+    what they hold (those searched for manifests: one gains an entry when a crate is added; and
+    each symbolic link met, not followed: a member can appear behind one), and the files of
+    ``cargo metadata``."""
     searched: list[str] = []
-    manifests = find_files(root, _MANIFEST_NAMES, skip=frozenset({out_dir}), searched=searched)
-    return [*map(Path, searched), *manifests, *_ancestor_manifests(root), *config_files(root, environ)]
+    manifests = find_files(root, _MANIFEST_NAMES, skip=frozenset({out_dir}), searched=searched, links=searched)
+    return list(map(Path, searched)), [*manifests, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
-def _manifest_key(root: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:
+def _workspace_key(
+    root: Path, workspace: Workspace, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]
+) -> str:
+    """The metadata cache's key: the manifests and configuration under ``root`` and under the
+    workspace root cargo reported (when ``root`` is one of its members), what each symbolic link met
+    there leads to holds (a dangling one: nothing), and the members cargo reported behind one with
+    the directories down to them (``outside_reads``)."""
     environment = json.dumps(tracked_environment(environ), sort_keys=True)
     digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
-    for path in _metadata_inputs(root, skip, environ):
-        digest.update(str(path).encode() + b"\0")
+    links: list[str] = []
+    inputs = [
+        path for top in dict.fromkeys([root, workspace.root]) for path in _metadata_inputs(top, skip, environ, links)
+    ]
+    directories, outside = outside_reads(workspace.root, workspace.manifests, set(inputs))
+    for path in dict.fromkeys([*inputs, *outside]):
+        digest.update(os.fsencode(path) + b"\0")
         try:
             digest.update(path.read_bytes() + b"\0")
         except OSError:
             digest.update(b"absent\0")
+    for directory in [*directories, *map(Path, links)]:  # what a dangling link leads to: None
+        digest.update(os.fsencode(f"{directory}\0{_fs.listing_digest(directory)}\0"))
     return digest.hexdigest()
 
 
@@ -230,7 +261,7 @@ def load_workspace(
     try:
         cached = json.loads(cache.read_text())
         workspace = parse_metadata(cached["metadata"])
-        if cached.get("key") == _workspace_key(root, workspace.root, skip, cargo, environ):
+        if cached.get("key") == _workspace_key(root, workspace, skip, cargo, environ):
             return workspace
     except (OSError, ValueError, KeyError, TypeError, WorkspaceError):
         pass  # no cache, or an unreadable one: ask cargo again
@@ -238,15 +269,9 @@ def load_workspace(
     # (and this cache's key) behind the plan's back: let cargo write it now, resolving once.
     metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file(), environ=environ)
     workspace = parse_metadata(metadata)
-    key = _workspace_key(root, workspace.root, skip, cargo, environ)
+    key = _workspace_key(root, workspace, skip, cargo, environ)
     _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
-
-
-def _workspace_key(root: Path, reported: Path, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]) -> str:
-    """The metadata cache's key: the manifests and configuration under ``root``, and under the
-    workspace root cargo reported when ``root`` is one of its members."""
-    return "".join(_manifest_key(top, skip, cargo, environ) for top in dict.fromkeys([root, reported]))
 
 
 def run_cargo_metadata(

@@ -169,8 +169,11 @@ def test_a_workspace_symlink_pointed_elsewhere_plans_again(root: Path, plans: li
 
 
 def test_a_member_reached_through_a_symlink_plans_again_when_its_manifest_changes(
-    root: Path, plans: list[Path]
+    root: Path, plans: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """cargo names it; the search does not follow the link (it could lead anywhere)."""
+    # Its files are known only after planning, by their change time, which dating back sets to now.
+    monkeypatch.setattr(plancache, "RACY_NS", 0)
     member = root / "crates-fixtures" / "ext-zlib"
     (root / "elsewhere").mkdir()
     member.rename(root / "elsewhere" / "ext-zlib")
@@ -218,17 +221,51 @@ def test_a_source_saved_by_renaming_a_new_file_over_it_is_served(root: Path, pla
     assert len(plans) == 1
 
 
-def test_a_directory_changed_just_before_planning_is_kept_by_its_names(root: Path, plans: list[Path]) -> None:
-    """Its times are in the racy window, so it is kept without them: the next runs compare its names."""
+def test_a_searched_directory_counts_by_what_it_holds(root: Path, plans: list[Path]) -> None:
+    """A new entry, or a symbolic link pointed elsewhere, in a directory searched for manifests
+    plans again; a file saved by rename does not."""
     source = root / "crates-fixtures" / "ext-zlib" / "src"
+    (source / "vendor").symlink_to(root / "crates-fixtures" / "runtime")
+    age(root)
+    load(root)
     _save_by_rename(source / "lib.rs")
     load(root)
-    assert cache_file(root).is_file()
-    load(root)
     assert len(plans) == 1
-    (source / "extra").mkdir()
+    (source / "next").symlink_to(root / "crates-fixtures" / "ext-hash")
+    (source / "next").replace(source / "vendor")
     load(root)
     assert len(plans) == 2
+
+
+def test_a_searched_directory_may_hold_a_name_that_is_not_utf_8(root: Path, plans: list[Path]) -> None:
+    source = os.fsencode(root / "crates-fixtures" / "ext-zlib" / "src")
+    os.close(os.open(os.path.join(source, b"caf\xe9"), os.O_CREAT | os.O_WRONLY))
+    age(root)
+    load(root)
+    load(root)
+    assert len(plans) == 1
+
+
+def test_only_a_directory_planning_lists_is_compared_by_its_entries(tmp_path: Path) -> None:
+    """A directory planning runs programs from (rustup's toolchains) counts by its times: a
+    toolchain replaced under the same name is another toolchain."""
+    searched, toolchains, cache = tmp_path / "searched", tmp_path / "toolchains", tmp_path / "tasks.json"
+    for directory in (searched, toolchains):
+        (directory / "stable").mkdir(parents=True)
+    age(tmp_path)
+    kept = plancache.states([toolchains], [searched])
+    assert plancache.store(cache, "key", kept, kept, started_ns=time.time_ns(), payload={"tasks": 1})
+
+    def replace_entry(directory: Path) -> None:
+        (directory / "new").mkdir()
+        (directory / "stable").rename(directory / "old")
+        (directory / "new").rename(directory / "stable")
+        (directory / "old").rmdir()
+
+    replace_entry(searched)
+    assert plancache.load(cache, "key") == {"tasks": 1}
+    replace_entry(toolchains)
+    assert plancache.load(cache, "key") is None
 
 
 def test_a_program_made_executable_on_path_plans_again(root: Path, plans: list[Path]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from buildlib.errors import WorkspaceError
-from buildlib.workspace import load_workspace, parse_metadata
+from buildlib.workspace import find_files, load_workspace, parse_metadata
 
 from .conftest import cargo_calls, cargo_shim
 
@@ -85,27 +85,33 @@ def test_a_member_named_as_the_workspace_sees_its_workspace_manifest_change(tmp_
     assert len(cargo_calls(shimmed)) == 2
 
 
-def test_a_member_reached_through_a_symlink_is_watched_like_the_others(tmp_path: Path, shimmed: Path) -> None:
-    """cargo follows a symlink to a member: an edit of its manifest, or a new member in a linked
-    directory, asks cargo again; a link back to an ancestor ends the walk."""
+def _package(directory: Path, name: str, crate_type: str = "rlib") -> Path:
+    (directory / "src").mkdir(parents=True)
+    (directory / "src" / "lib.rs").write_text("")
+    manifest = directory / "Cargo.toml"
+    manifest.write_text(
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n[lib]\ncrate-type = ["{crate_type}"]\n'
+    )
+    return manifest
+
+
+def test_members_behind_a_symlink_are_watched_through_cargos_answer(tmp_path: Path, shimmed: Path) -> None:
+    """The search does not follow links (one could lead anywhere): cargo names the members behind
+    one, and the key holds their manifests, the directories down to them and what each link leads
+    to holds."""
     root, vendor = tmp_path / "ws", tmp_path / "vendor"
     write_workspace(root)
-    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["rt", "ext-a", "tool", "vendor/*"]\n')
-    (vendor / "ext-v" / "src").mkdir(parents=True)
-    (vendor / "ext-v" / "src" / "lib.rs").write_text("")
-    manifest = vendor / "ext-v" / "Cargo.toml"
-    manifest.write_text(
-        '[package]\nname = "ext-v"\nversion = "0.1.0"\nedition = "2021"\n[lib]\ncrate-type = ["staticlib"]\n'
-    )
+    members = '"rt", "ext-a", "tool", "vendor/*"'
+    (root / "Cargo.toml").write_text(f'[workspace]\nresolver = "2"\nmembers = [{members}]\n')
+    manifest = _package(vendor / "ext-v", "ext-v", "staticlib")
     (root / "vendor").symlink_to(vendor)
     (root / "rt" / "up").symlink_to(root)
     out = tmp_path / "out"
     assert load_workspace(root, out_dir=out).crate("ext-v").is_ext
+    assert not [path for path in find_files(root, frozenset({"Cargo.toml"})) if "up" in path.parts]
     manifest.write_text(manifest.read_text().replace('"staticlib"', '"rlib"'))
     assert not load_workspace(root, out_dir=out).crate("ext-v").is_ext
-    (vendor / "ext-w" / "src").mkdir(parents=True)
-    (vendor / "ext-w" / "src" / "lib.rs").write_text("")
-    (vendor / "ext-w" / "Cargo.toml").write_text('[package]\nname = "ext-w"\nversion = "0.1.0"\nedition = "2021"\n')
+    _package(vendor / "ext-w", "ext-w")
     assert "ext-w" in {c.name for c in load_workspace(root, out_dir=out).crates}
     load_workspace(root, out_dir=out)
     assert len(cargo_calls(shimmed)) == 3
