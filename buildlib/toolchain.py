@@ -2,7 +2,9 @@
 
 The cache key is what can change the answer without a manifest changing: the
 resolved binaries, rustup's settings and installed toolchains, the toolchain
-override variables, and ``rust-toolchain`` files from the workspace upwards.
+override variables, ``rust-toolchain`` files from the workspace upwards, and the
+binaries and channel manifest in the sysroot of the toolchain last read (``rustup
+update`` replaces those in place, under the toolchain's name).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .errors import ToolchainError
 from .layout import Layout
 from .workspace import Crate
 
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 _OVERRIDE_VARIABLES = ("RUSTUP_TOOLCHAIN", "RUSTC", "RUSTUP_HOME", "CARGO_HOME")
 _TOOLCHAIN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 
@@ -37,6 +39,7 @@ class Toolchain:
     commit: str  # rustc's commit hash: two nightlies share a version number
     # `rustc --print cfg -O` for the host: what `#[cfg(...)]` sees in a release build (features apart)
     cfg: tuple[str, ...] = ()
+    sysroot: str = ""  # `rustc --print sysroot`: where the toolchain's own files are
 
     @property
     def cargo_version(self) -> Version:
@@ -97,7 +100,7 @@ def _stat_key(path: Path | None) -> str:
         stat = path.stat()
     except OSError:
         return f"{path}:absent"
-    return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+    return f"{path}:{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}"
 
 
 def toolchain_reads(cargo: str, *, workspace: Path, environ: Mapping[str, str] = os.environ) -> list[Path | None]:
@@ -114,9 +117,23 @@ def toolchain_reads(cargo: str, *, workspace: Path, environ: Mapping[str, str] =
     ]
 
 
-def _cache_key(cargo: str, workspace: Path, environ: Mapping[str, str]) -> str:
-    parts = [f"v{_CACHE_VERSION}", str(workspace)]
-    parts += [_stat_key(path) for path in toolchain_reads(cargo, workspace=workspace, environ=environ)]
+def sysroot_reads(sysroot: str) -> list[Path]:
+    """The files of the toolchain at ``sysroot`` an update replaces: its cargo and rustc, and
+    rustup's record of the release it installed there (absent without rustup)."""
+    if not sysroot:
+        return []
+    root = Path(sysroot)
+    return [
+        root / "bin" / "rustc",
+        root / "bin" / "cargo",
+        root / "lib" / "rustlib" / "multirust-channel-manifest.toml",
+    ]
+
+
+def _cache_key(cargo: str, workspace: Path, environ: Mapping[str, str], sysroot: str) -> str:
+    parts = [f"v{_CACHE_VERSION}", str(workspace), sysroot]
+    reads = [*toolchain_reads(cargo, workspace=workspace, environ=environ), *sysroot_reads(sysroot)]
+    parts += [_stat_key(path) for path in reads]
     parts += [f"{name}={environ.get(name, '')}" for name in _OVERRIDE_VARIABLES]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -127,28 +144,29 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
 
     Raises ToolchainError when cargo or rustc is missing or prints no version.
     """
-    key = _cache_key(cargo, workspace, environ)
     cache = Layout(out_dir).cache("toolchain.json")
     try:
         cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
-            return Toolchain(**{**cached["toolchain"], "cfg": tuple(cached["toolchain"]["cfg"])})
+        toolchain = Toolchain(**{**cached["toolchain"], "cfg": tuple(cached["toolchain"]["cfg"])})
+        if cached.get("key") == _cache_key(cargo, workspace, environ, toolchain.sysroot):
+            return toolchain
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or an unreadable one: ask the tools
     cargo_fields = _run_version(cargo, workspace, environ)
     rustc = environ.get("RUSTC", "rustc")
     rustc_fields = _run_version(rustc, workspace, environ)
-    cfg = tuple(
-        line for line in run_tool(rustc, ["--print", "cfg", "-O"], workspace, environ).stdout.splitlines() if line
-    )
+    # rustc prints what it is asked for in that order: the sysroot's one line, then the cfg set.
+    printed = run_tool(rustc, ["--print", "sysroot", "--print", "cfg", "-O"], workspace, environ).stdout.splitlines()
     toolchain = Toolchain(
         cargo=cargo_fields["release"],
         rustc=rustc_fields["release"],
         host=rustc_fields.get("host", "unknown"),
         llvm=rustc_fields.get("LLVM version", "unknown"),
         commit=rustc_fields.get("commit-hash", "unknown"),
-        cfg=cfg,
+        cfg=tuple(line for line in printed[1:] if line),
+        sysroot=printed[0] if printed else "",
     )
+    key = _cache_key(cargo, workspace, environ, toolchain.sysroot)
     _fs.write_atomic(cache, json.dumps({"key": key, "toolchain": asdict(toolchain)}).encode())
     return toolchain
 

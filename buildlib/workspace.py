@@ -179,24 +179,15 @@ def find_files(
 def outside_reads(root: Path, manifests: Iterable[Path], found: Collection[Path]) -> tuple[list[Path], list[Path]]:
     """For the manifests cargo reported that the search did not find (a member behind a symbolic
     link): the directories to list, from below ``root`` down to each one's (a new member can
-    appear in any of them), and the manifests themselves."""
+    appear in any of them) and its ``src/`` (where cargo finds its targets), and the manifests."""
     outside = [manifest for manifest in manifests if manifest not in found]
     directories = [
         directory
         for manifest in outside
-        for directory in (manifest.parent, *manifest.parent.parents)
-        if directory == manifest.parent or (directory != root and directory.is_relative_to(root))
+        for directory in (manifest.parent / "src", manifest.parent, *manifest.parent.parents)
+        if directory.parent == manifest.parent or (directory != root and directory.is_relative_to(root))
     ]
     return list(dict.fromkeys(directories)), outside
-
-
-def _metadata_inputs(
-    root: Path, skip: frozenset[Path], environ: Mapping[str, str], links: list[str] | None = None
-) -> list[Path]:
-    """The files ``cargo metadata`` of the workspace at ``root`` reads: every manifest under it, the
-    manifests above it and every configuration file cargo would read (present or not)."""
-    found = sorted(find_files(root, _MANIFEST_NAMES, skip=skip, links=links))
-    return [*found, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
 def _ancestor_manifests(root: Path) -> list[Path]:
@@ -217,29 +208,32 @@ def workspace_reads(
     return list(map(Path, searched)), [*manifests, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
-def _workspace_key(
-    root: Path, workspace: Workspace, skip: frozenset[Path], cargo: str, environ: Mapping[str, str]
-) -> str:
-    """The metadata cache's key: the manifests and configuration under ``root`` and under the
-    workspace root cargo reported (when ``root`` is one of its members), what each symbolic link met
-    there leads to holds (a dangling one: nothing), and the members cargo reported behind one with
-    the directories down to them (``outside_reads``)."""
+def _workspace_key(root: Path, workspace: Workspace, out_dir: Path, cargo: str, environ: Mapping[str, str]) -> str:
+    """The metadata cache's key: the bytes of every file ``cargo metadata`` reads, then what each
+    directory it lists holds (``workspace_reads`` under ``root``, and under the workspace root cargo
+    reported when ``root`` is one of its members; ``outside_reads`` for the members behind a
+    symbolic link). The two halves are apart: ``load_workspace`` compares the first around a call."""
+    listed: list[Path] = []
+    files: list[Path] = []
+    for top in dict.fromkeys([root, workspace.root]):
+        top_listed, top_files = workspace_reads(top, out_dir=out_dir, environ=environ)
+        listed += top_listed
+        files += top_files
+    more_listed, outside = outside_reads(workspace.root, workspace.manifests, set(files))
     environment = json.dumps(tracked_environment(environ), sort_keys=True)
-    digest = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
-    links: list[str] = []
-    inputs = [
-        path for top in dict.fromkeys([root, workspace.root]) for path in _metadata_inputs(top, skip, environ, links)
-    ]
-    directories, outside = outside_reads(workspace.root, workspace.manifests, set(inputs))
-    for path in dict.fromkeys([*inputs, *outside]):
-        digest.update(os.fsencode(path) + b"\0")
+    contents = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
+    for path in sorted({*files, *outside}):
+        contents.update(os.fsencode(path) + b"\0")
         try:
-            digest.update(path.read_bytes() + b"\0")
+            contents.update(path.read_bytes() + b"\0")
         except OSError:
-            digest.update(b"absent\0")
-    for directory in [*directories, *map(Path, links)]:  # what a dangling link leads to: None
-        digest.update(os.fsencode(f"{directory}\0{_fs.listing_digest(directory)}\0"))
-    return digest.hexdigest()
+            contents.update(b"absent\0")
+    listings = hashlib.sha256()
+    for directory in sorted({*listed, *more_listed}):  # a dangling link's: None
+        # Not what the search passes by: cargo's target directory, the output directory.
+        held = _fs.listing_digest(directory, leave_out={str(directory / "target"), str(out_dir)})
+        listings.update(os.fsencode(f"{directory}\0{held}\0"))
+    return f"{contents.hexdigest()}:{listings.hexdigest()}"
 
 
 def load_workspace(
@@ -255,23 +249,33 @@ def load_workspace(
         raise WorkspaceError(
             f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace"
         )
-    # The output directory may sit inside the workspace; its files never count.
-    skip = frozenset({out_dir})
     cache = Layout(out_dir).cache("metadata.json")
+    known = Workspace(root=root, target_dir=root, crates=())  # what planning knew before asking cargo
     try:
         cached = json.loads(cache.read_text())
-        workspace = parse_metadata(cached["metadata"])
-        if cached.get("key") == _workspace_key(root, workspace, skip, cargo, environ):
-            return workspace
+        known = parse_metadata(cached["metadata"])
+        before = _workspace_key(root, known, out_dir, cargo, environ)
+        if cached.get("key") == before:
+            return known
     except (OSError, ValueError, KeyError, TypeError, WorkspaceError):
-        pass  # no cache, or an unreadable one: ask cargo again
+        before = _workspace_key(root, known, out_dir, cargo, environ)  # no cache, or an unreadable one
     # Without a lockfile, the first build would write one and so change every build's inputs
     # (and this cache's key) behind the plan's back: let cargo write it now, resolving once.
     metadata = run_cargo_metadata(manifest, cargo, resolve=not (root / "Cargo.lock").is_file(), environ=environ)
     workspace = parse_metadata(metadata)
-    key = _workspace_key(root, workspace, skip, cargo, environ)
-    _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
+    key = _workspace_key(root, workspace, out_dir, cargo, environ)
+    after = key if _same_reads(known, workspace) else _workspace_key(root, known, out_dir, cargo, environ)
+    if _contents(after) == _contents(before):  # else a file changed as cargo read it: which bytes did it see?
+        _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
+
+
+def _contents(key: str) -> str:
+    return key.partition(":")[0]
+
+
+def _same_reads(one: Workspace, other: Workspace) -> bool:
+    return (one.root, one.manifests) == (other.root, other.manifests)
 
 
 def run_cargo_metadata(

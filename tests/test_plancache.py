@@ -225,13 +225,15 @@ def test_a_searched_directory_counts_by_what_it_holds(root: Path, plans: list[Pa
     """A new entry, or a symbolic link pointed elsewhere, in a directory searched for manifests
     plans again; a file saved by rename does not."""
     source = root / "crates-fixtures" / "ext-zlib" / "src"
-    (source / "vendor").symlink_to(root / "crates-fixtures" / "runtime")
+    for twin in ("a", "b"):  # two directories that hold the same: only the link's target tells them apart
+        (root / twin).mkdir()
+    (source / "vendor").symlink_to(root / "a")
     age(root)
     load(root)
     _save_by_rename(source / "lib.rs")
     load(root)
     assert len(plans) == 1
-    (source / "next").symlink_to(root / "crates-fixtures" / "ext-hash")
+    (source / "next").symlink_to(root / "b")
     (source / "next").replace(source / "vendor")
     load(root)
     assert len(plans) == 2
@@ -239,7 +241,8 @@ def test_a_searched_directory_counts_by_what_it_holds(root: Path, plans: list[Pa
 
 def test_a_searched_directory_may_hold_a_name_that_is_not_utf_8(root: Path, plans: list[Path]) -> None:
     source = os.fsencode(root / "crates-fixtures" / "ext-zlib" / "src")
-    os.close(os.open(os.path.join(source, b"caf\xe9"), os.O_CREAT | os.O_WRONLY))
+    os.mkdir(os.path.join(source, b"caf\xe9"))  # searched: its name is in what the cache keeps
+    os.close(os.open(os.path.join(source, b"caf\xe9", b"caf\xe9.rs"), os.O_CREAT | os.O_WRONLY))
     age(root)
     load(root)
     load(root)
@@ -275,6 +278,8 @@ def test_a_program_made_executable_on_path_plans_again(root: Path, plans: list[P
     cc.write_text(f'#!/bin/sh\nexec {shutil.which("cc")} "$@"\n')
     age(root / "bin")
     load(root)
+    load(root)
+    assert len(plans) == 1
     cc.chmod(0o755)
     load(root)
     assert len(plans) == 2

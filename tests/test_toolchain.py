@@ -75,6 +75,33 @@ def test_real_toolchain_is_read_once_then_cached(tmp_path: Path, monkeypatch: py
     assert cargo_calls(log) == ["-vV", "-vV"], "a rust-toolchain file invalidates the cache"
 
 
+def test_a_toolchain_updated_in_place_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rustup update`` writes the new release's files under the toolchain's old name: the proxy
+    on PATH, rustup's settings and the toolchains directory stay as they were."""
+    sysroot = tmp_path / "toolchains" / "stable"
+    (sysroot / "bin").mkdir(parents=True)
+    rustc = sysroot / "bin" / "rustc"
+
+    def install(release: str) -> None:
+        rustc.unlink(missing_ok=True)  # a new file, as an update writes it
+        rustc.write_text(
+            f'#!/bin/sh\nif [ "$1" = -vV ]; then printf "rustc {release}\\nrelease: {release}\\nhost: h\\n"\n'
+            f"else echo {sysroot}; echo debug_assertions; fi\n"
+        )
+        rustc.chmod(0o755)
+
+    proxy = tmp_path / "bin" / "rustc"
+    proxy.parent.mkdir()
+    proxy.write_text(f'#!/bin/sh\nexec {rustc} "$@"\n')
+    proxy.chmod(0o755)
+    monkeypatch.setenv("RUSTC", str(proxy))
+    install("1.95.0")
+    first = load_toolchain("cargo", workspace=tmp_path, out_dir=tmp_path / "out")
+    assert (first.rustc, first.sysroot, first.cfg) == ("1.95.0", str(sysroot), ("debug_assertions",))
+    install("1.96.0")
+    assert load_toolchain("cargo", workspace=tmp_path, out_dir=tmp_path / "out").rustc == "1.96.0"
+
+
 def test_missing_cargo(tmp_path: Path) -> None:
     require("cargo")
     with pytest.raises(ToolchainError, match="no-such-cargo: not found on PATH"):

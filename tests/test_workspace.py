@@ -130,6 +130,54 @@ def test_a_package_a_workspace_above_it_comes_to_list_is_seen_as_its_member(tmp_
     assert len(cargo_calls(shimmed)) == 2
 
 
+def test_what_a_searched_directory_holds_is_in_the_key(tmp_path: Path, shimmed: Path) -> None:
+    """cargo's member globs match hidden directories, which the search skips; and a package gains
+    its library target when ``src/lib.rs`` appears."""
+    root = tmp_path / "ws"
+    write_workspace(root)
+    (root / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["rt", "ext-a", "tool", "group/*"]\n')
+    _package(root / "group" / "one", "one")
+    out = tmp_path / "out"
+    assert "tool" not in {c.name for c in load_workspace(root, out_dir=out).crates}
+    _package(root / "group" / ".two", "two")
+    assert "two" in {c.name for c in load_workspace(root, out_dir=out).crates}
+    (root / "tool" / "src" / "lib.rs").write_text("")
+    assert "tool" in {c.name for c in load_workspace(root, out_dir=out).crates}
+    load_workspace(root, out_dir=out)
+    assert len(cargo_calls(shimmed)) == 3
+
+
+def test_a_first_build_s_target_and_output_directories_ask_cargo_nothing(tmp_path: Path, shimmed: Path) -> None:
+    root = tmp_path / "ws"
+    write_workspace(root)
+    out = root / "build"  # the output directory may sit inside the workspace
+    load_workspace(root, out_dir=out)
+    (root / "target" / "release").mkdir(parents=True)
+    (out / "archives").mkdir(parents=True)
+    load_workspace(root, out_dir=out)
+    assert len(cargo_calls(shimmed)) == 1
+
+
+def test_a_manifest_saved_while_cargo_metadata_runs_keeps_nothing(tmp_path: Path, shimmed: Path) -> None:
+    """cargo's answer may be of the bytes before the save, the key would be of those after."""
+    root = tmp_path / "ws"
+    write_workspace(root)
+    once, saving = tmp_path / "save-once", tmp_path / "saving"
+    once.touch()
+    saving.mkdir()
+    cargo = saving / "cargo"
+    cargo.write_text(
+        f'#!/bin/sh\nif [ -e {once} ]; then rm {once}; echo "# saved" >> {root / "rt" / "Cargo.toml"}; fi\n'
+        f'exec {shimmed.parent / "shim-bin" / "cargo"} "$@"\n'
+    )
+    cargo.chmod(0o755)
+    out = tmp_path / "out"
+    load_workspace(root, out_dir=out, cargo=str(cargo))
+    load_workspace(root, out_dir=out, cargo=str(cargo))
+    load_workspace(root, out_dir=out, cargo=str(cargo))
+    assert len(cargo_calls(shimmed)) == 2
+
+
 def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"no Cargo\.toml"):
         load_workspace(tmp_path, out_dir=tmp_path / "out")
