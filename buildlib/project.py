@@ -285,6 +285,10 @@ class Project:
         workspace = project.plan.workspace
         if workspace.root != config.workspace:
             listed, paths = planning_reads(config, environ, workspace_root=workspace.root)
+        # cargo's target directory changes with every build: no manifest of the workspace is there.
+        listed, paths = (
+            [path for path in group if not path.is_relative_to(workspace.target_dir)] for group in (listed, paths)
+        )
         more_listed, more_paths = outside_reads(workspace.root, workspace.manifests, set(paths))
         more_paths += sysroot_reads(project.plan.toolchain.sysroot)
         after = plancache.states([config.file, *paths, *more_paths], [*listed, *more_listed])

@@ -145,13 +145,16 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
     Raises ToolchainError when cargo or rustc is missing or prints no version.
     """
     cache = Layout(out_dir).cache("toolchain.json")
+    known = ""  # the sysroot of the toolchain last read
     try:
         cached = json.loads(cache.read_text())
         toolchain = Toolchain(**{**cached["toolchain"], "cfg": tuple(cached["toolchain"]["cfg"])})
-        if cached.get("key") == _cache_key(cargo, workspace, environ, toolchain.sysroot):
+        known = toolchain.sysroot
+        if cached.get("key") == _cache_key(cargo, workspace, environ, known):
             return toolchain
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache or an unreadable one: ask the tools
+    before = _cache_key(cargo, workspace, environ, known)
     cargo_fields = _run_version(cargo, workspace, environ)
     rustc = environ.get("RUSTC", "rustc")
     rustc_fields = _run_version(rustc, workspace, environ)
@@ -166,8 +169,10 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
         cfg=tuple(line for line in printed[1:] if line),
         sysroot=printed[0] if printed else "",
     )
-    key = _cache_key(cargo, workspace, environ, toolchain.sysroot)
-    _fs.write_atomic(cache, json.dumps({"key": key, "toolchain": asdict(toolchain)}).encode())
+    # Kept unless something changed while the tools ran: which toolchain did they answer for?
+    if _cache_key(cargo, workspace, environ, known) == before:
+        key = _cache_key(cargo, workspace, environ, toolchain.sysroot)
+        _fs.write_atomic(cache, json.dumps({"key": key, "toolchain": asdict(toolchain)}).encode())
     return toolchain
 
 

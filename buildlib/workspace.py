@@ -197,26 +197,27 @@ def _ancestor_manifests(root: Path) -> list[Path]:
 
 
 def workspace_reads(
-    root: Path, *, out_dir: Path, environ: Mapping[str, str] = os.environ
+    root: Path, *, out_dir: Path, target_dir: Path | None = None, environ: Mapping[str, str] = os.environ
 ) -> tuple[list[Path], list[Path]]:
     """What ``load_workspace`` reads or searches under ``root``: the directories of which it reads
     what they hold (those searched for manifests: one gains an entry when a crate is added; and
     each symbolic link met, not followed: a member can appear behind one), and the files of
-    ``cargo metadata``."""
+    ``cargo metadata``. The output directory and cargo's ``target_dir``, when known, are not searched."""
     searched: list[str] = []
-    manifests = find_files(root, _MANIFEST_NAMES, skip=frozenset({out_dir}), searched=searched, links=searched)
+    skip = frozenset({out_dir, *([target_dir] if target_dir else [])})
+    manifests = find_files(root, _MANIFEST_NAMES, skip=skip, searched=searched, links=searched)
     return list(map(Path, searched)), [*manifests, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
 def _workspace_key(root: Path, workspace: Workspace, out_dir: Path, cargo: str, environ: Mapping[str, str]) -> str:
-    """The metadata cache's key: the bytes of every file ``cargo metadata`` reads, then what each
+    """The metadata cache's key: the bytes of every file ``cargo metadata`` reads, and what each
     directory it lists holds (``workspace_reads`` under ``root``, and under the workspace root cargo
     reported when ``root`` is one of its members; ``outside_reads`` for the members behind a
-    symbolic link). The two halves are apart: ``load_workspace`` compares the first around a call."""
+    symbolic link)."""
     listed: list[Path] = []
     files: list[Path] = []
     for top in dict.fromkeys([root, workspace.root]):
-        top_listed, top_files = workspace_reads(top, out_dir=out_dir, environ=environ)
+        top_listed, top_files = workspace_reads(top, out_dir=out_dir, target_dir=workspace.target_dir, environ=environ)
         listed += top_listed
         files += top_files
     more_listed, outside = outside_reads(workspace.root, workspace.manifests, set(files))
@@ -230,10 +231,12 @@ def _workspace_key(root: Path, workspace: Workspace, out_dir: Path, cargo: str, 
             contents.update(b"absent\0")
     listings = hashlib.sha256()
     for directory in sorted({*listed, *more_listed}):  # a dangling link's: None
-        # Not what the search passes by: cargo's target directory, the output directory.
-        held = _fs.listing_digest(directory, leave_out={str(directory / "target"), str(out_dir)})
+        # Not what the search passes by (target directories, the output directory), nor the
+        # lockfile `cargo metadata` writes when there is none (a --no-deps answer never reads it).
+        passed_by = {directory / "target", directory / "Cargo.lock", out_dir, workspace.target_dir}
+        held = _fs.listing_digest(directory, leave_out={str(path) for path in passed_by})
         listings.update(os.fsencode(f"{directory}\0{held}\0"))
-    return f"{contents.hexdigest()}:{listings.hexdigest()}"
+    return contents.hexdigest() + listings.hexdigest()
 
 
 def load_workspace(
@@ -250,7 +253,7 @@ def load_workspace(
             f"{manifest}: no Cargo.toml", hint="set tool.buildlib.workspace to the directory of your Cargo workspace"
         )
     cache = Layout(out_dir).cache("metadata.json")
-    known = Workspace(root=root, target_dir=root, crates=())  # what planning knew before asking cargo
+    known = Workspace(root=root, target_dir=root / "target", crates=())  # what was known before asking cargo
     try:
         cached = json.loads(cache.read_text())
         known = parse_metadata(cached["metadata"])
@@ -265,17 +268,13 @@ def load_workspace(
     workspace = parse_metadata(metadata)
     key = _workspace_key(root, workspace, out_dir, cargo, environ)
     after = key if _same_reads(known, workspace) else _workspace_key(root, known, out_dir, cargo, environ)
-    if _contents(after) == _contents(before):  # else a file changed as cargo read it: which bytes did it see?
+    if after == before:  # else something changed as cargo read it: which state did it see?
         _fs.write_atomic(cache, json.dumps({"key": key, "metadata": metadata}).encode())
     return workspace
 
 
-def _contents(key: str) -> str:
-    return key.partition(":")[0]
-
-
 def _same_reads(one: Workspace, other: Workspace) -> bool:
-    return (one.root, one.manifests) == (other.root, other.manifests)
+    return (one.root, one.manifests, one.target_dir) == (other.root, other.manifests, other.target_dir)
 
 
 def run_cargo_metadata(

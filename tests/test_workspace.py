@@ -147,7 +147,9 @@ def test_what_a_searched_directory_holds_is_in_the_key(tmp_path: Path, shimmed: 
     assert len(cargo_calls(shimmed)) == 3
 
 
-def test_a_first_build_s_target_and_output_directories_ask_cargo_nothing(tmp_path: Path, shimmed: Path) -> None:
+def test_a_first_build_s_target_and_output_directories_ask_cargo_nothing(
+    tmp_path: Path, shimmed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "ws"
     write_workspace(root)
     out = root / "build"  # the output directory may sit inside the workspace
@@ -156,6 +158,11 @@ def test_a_first_build_s_target_and_output_directories_ask_cargo_nothing(tmp_pat
     (out / "archives").mkdir(parents=True)
     load_workspace(root, out_dir=out)
     assert len(cargo_calls(shimmed)) == 1
+    monkeypatch.setenv("CARGO_TARGET_DIR", str(root / "cargo-out"))  # a target directory by another name
+    assert load_workspace(root, out_dir=out).target_dir == root / "cargo-out"
+    (root / "cargo-out" / "release" / "deps").mkdir(parents=True)
+    load_workspace(root, out_dir=out)
+    assert len(cargo_calls(shimmed)) == 2
 
 
 def test_a_manifest_saved_while_cargo_metadata_runs_keeps_nothing(tmp_path: Path, shimmed: Path) -> None:
