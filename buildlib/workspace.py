@@ -3,9 +3,10 @@
 cargo is the source of truth about packages, targets, crate types and path
 dependencies; this module never parses a ``Cargo.toml`` itself. The answer is
 cached under the output directory, keyed by the workspace's absolute path (a
-copied or moved project asks again), every manifest, the
+copied or moved project asks again), every manifest (those above it too), the
 configuration files and the variables cargo reads (the target directory can
-come from either), so a no-op run spawns no cargo at all.
+come from either), and what each directory searched for manifests holds (a new
+member, a new ``src/lib.rs``), so a no-op run spawns no cargo at all.
 """
 
 from __future__ import annotations
