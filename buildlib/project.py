@@ -98,7 +98,7 @@ def planning_reads(
     from .cache import find_sccache, scripts_directories
     from .seal import TOOLS
     from .toolchain import toolchain_reads
-    from .workspace import workspace_reads
+    from .workspace import metadata_reads
 
     search = environ.get("PATH", os.defpath)
     programs = [config.host.cc, *(TOOLS if any(c.seal for c in config.classes) else ())]
@@ -113,11 +113,10 @@ def planning_reads(
     if config.cache == "sccache":
         candidates += [Path(directory) / "sccache" for directory in scripts_directories()]
     package = Path(__file__).parent
-    listed, paths = [package], []
-    for root in dict.fromkeys([config.workspace, workspace_root or config.workspace]):
-        searched, files = workspace_reads(root, out_dir=config.out_dir, environ=environ)
-        listed += searched
-        paths += files
+    searched, paths = metadata_reads(
+        config.workspace, workspace_root or config.workspace, out_dir=config.out_dir, environ=environ
+    )
+    listed = [*searched, package]
     paths += [
         *(path for path in toolchain_reads(config.cargo, workspace=config.workspace, environ=environ) if path),
         *candidates,
@@ -286,9 +285,8 @@ class Project:
         if workspace.root != config.workspace:
             listed, paths = planning_reads(config, environ, workspace_root=workspace.root)
         # cargo's target directory changes with every build: no manifest of the workspace is there.
-        listed, paths = (
-            [path for path in group if not path.is_relative_to(workspace.target_dir)] for group in (listed, paths)
-        )
+        listed = [path for path in listed if not path.is_relative_to(workspace.target_dir)]
+        paths = [path for path in paths if not path.is_relative_to(workspace.target_dir)]
         more_listed, more_paths = outside_reads(workspace.root, workspace.manifests, set(paths))
         more_paths += sysroot_reads(project.plan.toolchain.sysroot)
         after = plancache.states([config.file, *paths, *more_paths], [*listed, *more_listed])

@@ -150,11 +150,11 @@ def load_toolchain(cargo: str, *, workspace: Path, out_dir: Path, environ: Mappi
         cached = json.loads(cache.read_text())
         toolchain = Toolchain(**{**cached["toolchain"], "cfg": tuple(cached["toolchain"]["cfg"])})
         known = toolchain.sysroot
-        if cached.get("key") == _cache_key(cargo, workspace, environ, known):
-            return toolchain
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # no cache or an unreadable one: ask the tools
+        cached = None  # no cache or an unreadable one: ask the tools
     before = _cache_key(cargo, workspace, environ, known)
+    if cached is not None and cached.get("key") == before:
+        return toolchain
     cargo_fields = _run_version(cargo, workspace, environ)
     rustc = environ.get("RUSTC", "rustc")
     rustc_fields = _run_version(rustc, workspace, environ)

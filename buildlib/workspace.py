@@ -197,7 +197,7 @@ def _ancestor_manifests(root: Path) -> list[Path]:
     return [directory / "Cargo.toml" for directory in root.parents]
 
 
-def workspace_reads(
+def _workspace_reads(
     root: Path, *, out_dir: Path, target_dir: Path | None = None, environ: Mapping[str, str] = os.environ
 ) -> tuple[list[Path], list[Path]]:
     """What ``load_workspace`` reads or searches under ``root``: the directories of which it reads
@@ -210,17 +210,32 @@ def workspace_reads(
     return list(map(Path, searched)), [*manifests, *_ancestor_manifests(root), *config_files(root, environ)]
 
 
-def _workspace_key(root: Path, workspace: Workspace, out_dir: Path, cargo: str, environ: Mapping[str, str]) -> str:
-    """The metadata cache's key: the bytes of every file ``cargo metadata`` reads, and what each
-    directory it lists holds (``workspace_reads`` under ``root``, and under the workspace root cargo
-    reported when ``root`` is one of its members; ``outside_reads`` for the members behind a
-    symbolic link)."""
+def metadata_reads(
+    root: Path,
+    workspace_root: Path,
+    *,
+    out_dir: Path,
+    target_dir: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[list[Path], list[Path]]:
+    """``_workspace_reads`` under the configured ``root`` and under ``workspace_root``, the root cargo
+    reported, when ``root`` is one of its members."""
     listed: list[Path] = []
     files: list[Path] = []
-    for top in dict.fromkeys([root, workspace.root]):
-        top_listed, top_files = workspace_reads(top, out_dir=out_dir, target_dir=workspace.target_dir, environ=environ)
+    for top in dict.fromkeys([root, workspace_root]):
+        top_listed, top_files = _workspace_reads(top, out_dir=out_dir, target_dir=target_dir, environ=environ)
         listed += top_listed
         files += top_files
+    return listed, files
+
+
+def _workspace_key(root: Path, workspace: Workspace, out_dir: Path, cargo: str, environ: Mapping[str, str]) -> str:
+    """The metadata cache's key: the bytes of every file ``cargo metadata`` reads, and what each
+    directory it lists holds (``metadata_reads``; ``outside_reads`` for the members behind a
+    symbolic link)."""
+    listed, files = metadata_reads(
+        root, workspace.root, out_dir=out_dir, target_dir=workspace.target_dir, environ=environ
+    )
     more_listed, outside = outside_reads(workspace.root, workspace.manifests, set(files))
     environment = json.dumps(tracked_environment(environ), sort_keys=True)
     contents = hashlib.sha256(f"v{_CACHE_VERSION}\0{cargo}\0{root}\0{environment}\0".encode())
